@@ -1,0 +1,367 @@
+package linkd
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+)
+
+// The canonical encoding of an event is the byte string its commitment and
+// content digest are computed over. It is length-prefixed (no delimiters to
+// escape, no field can run into the next), fixed in field order, and has
+// exactly one form per event: Decode re-encodes and refuses anything that
+// does not come back byte for byte.
+//
+//	event   = version(1) fields...
+//	string  = uvarint(len) bytes
+//	list    = uvarint(count) item...
+//	option  = 0x00 | 0x01 value
+//	hlc     = uint64 big-endian
+const canonicalVersion = 1
+
+// Domain separators, so a commitment, a content digest and an id can never be
+// confused with one another or with another system's hash of the same bytes.
+const (
+	commitDomain  = "linkd.commit.v1\x00"
+	contentDomain = "linkd.content.v1\x00"
+	idDomain      = "linkd.event-id.v1\x00"
+)
+
+// SaltSize is the length of an event's commitment salt.
+const SaltSize = 32
+
+// AppendCanonical appends the canonical encoding of e to b.
+func AppendCanonical(b []byte, e *Event) []byte {
+	b = append(b, canonicalVersion)
+	b = appendStr(b, e.EventID)
+	b = appendStr(b, string(e.EventType))
+	b = appendStr(b, e.EventClassifierCode)
+	b = appendStr(b, e.EventDateTime.String())
+	b = appendStr(b, e.EventCreatedDateTime.String())
+	b = appendStr(b, e.ShipmentEventTypeCode)
+	b = appendStr(b, e.DocumentTypeCode)
+	b = appendStr(b, e.DocumentID)
+	b = appendStr(b, e.Reason)
+	b = appendStr(b, e.TransportEventTypeCode)
+	b = appendStr(b, e.DelayReasonCode)
+	b = appendStr(b, e.EquipmentEventTypeCode)
+	b = appendStr(b, e.EmptyIndicatorCode)
+	b = appendStr(b, e.ISOEquipmentCode)
+	b = appendStr(b, e.CarrierBookingReference)
+	b = appendStr(b, e.TransportDocumentReference)
+	b = appendStr(b, e.EquipmentReference)
+	b = binary.AppendUvarint(b, uint64(len(e.References)))
+	for _, r := range e.References {
+		b = appendStr(b, r.ReferenceType)
+		b = appendStr(b, r.ReferenceValue)
+	}
+	b = appendLocation(b, e.EventLocation)
+	if tc := e.TransportCall; tc == nil {
+		b = append(b, 0)
+	} else {
+		b = append(b, 1)
+		b = appendStr(b, tc.TransportCallID)
+		b = appendStr(b, tc.CarrierServiceCode)
+		b = appendStr(b, tc.CarrierVoyageNumber)
+		b = appendStr(b, tc.ModeOfTransport)
+		b = appendLocation(b, tc.Location)
+		if v := tc.Vessel; v == nil {
+			b = append(b, 0)
+		} else {
+			b = append(b, 1)
+			b = appendStr(b, v.VesselIMONumber)
+			b = appendStr(b, v.VesselName)
+			b = appendStr(b, v.VesselFlag)
+			b = appendStr(b, v.VesselCallSign)
+		}
+	}
+	b = appendStr(b, e.Origin)
+	b = binary.AppendUvarint(b, uint64(len(e.Parties)))
+	for _, p := range e.Parties {
+		b = appendStr(b, p.Party)
+		b = appendStr(b, string(p.Role))
+	}
+	b = appendStrs(b, e.Visibility)
+	b = appendStrs(b, e.Residency)
+	b = appendStrs(b, e.CausedBy)
+	b = appendStr(b, e.RetractedEventID)
+	b = appendStr(b, e.SupersedesEventID)
+	b = binary.BigEndian.AppendUint64(b, uint64(e.HLC))
+	return b
+}
+
+func appendStr(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendStrs(b []byte, ss []string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(ss)))
+	for _, s := range ss {
+		b = appendStr(b, s)
+	}
+	return b
+}
+
+func appendLocation(b []byte, l *Location) []byte {
+	if l == nil {
+		return append(b, 0)
+	}
+	b = append(b, 1)
+	b = appendStr(b, l.LocationName)
+	b = appendStr(b, l.UNLocationCode)
+	b = appendStr(b, l.FacilityCode)
+	b = appendStr(b, l.FacilityCodeListProvider)
+	b = appendStr(b, l.Latitude)
+	b = appendStr(b, l.Longitude)
+	return b
+}
+
+// ErrNotCanonical is returned (wrapped) by DecodeCanonical for bytes that are
+// not the canonical encoding of any event.
+var ErrNotCanonical = errors.New("not a canonical event encoding")
+
+// DecodeCanonical decodes the canonical encoding of an event. It accepts only
+// the exact bytes AppendCanonical produces for the result.
+func DecodeCanonical(data []byte) (Event, error) {
+	if len(data) > MaxEventBytes {
+		return Event{}, fmt.Errorf("%w: %d bytes, over the %d-byte limit", ErrNotCanonical, len(data), MaxEventBytes)
+	}
+	d := decoder{data: data}
+	var e Event
+	if v := d.byte(); v != canonicalVersion && d.err == nil {
+		return Event{}, fmt.Errorf("%w: version %d, want %d", ErrNotCanonical, v, canonicalVersion)
+	}
+	e.EventID = d.str()
+	e.EventType = EventType(d.str())
+	e.EventClassifierCode = d.str()
+	e.EventDateTime = d.time()
+	e.EventCreatedDateTime = d.time()
+	e.ShipmentEventTypeCode = d.str()
+	e.DocumentTypeCode = d.str()
+	e.DocumentID = d.str()
+	e.Reason = d.str()
+	e.TransportEventTypeCode = d.str()
+	e.DelayReasonCode = d.str()
+	e.EquipmentEventTypeCode = d.str()
+	e.EmptyIndicatorCode = d.str()
+	e.ISOEquipmentCode = d.str()
+	e.CarrierBookingReference = d.str()
+	e.TransportDocumentReference = d.str()
+	e.EquipmentReference = d.str()
+	if n := d.count(); n > 0 {
+		e.References = make([]Reference, n)
+		for i := range e.References {
+			e.References[i] = Reference{d.str(), d.str()}
+		}
+	}
+	e.EventLocation = d.location()
+	if d.option() {
+		tc := &TransportCall{}
+		tc.TransportCallID = d.str()
+		tc.CarrierServiceCode = d.str()
+		tc.CarrierVoyageNumber = d.str()
+		tc.ModeOfTransport = d.str()
+		tc.Location = d.location()
+		if d.option() {
+			tc.Vessel = &Vessel{d.str(), d.str(), d.str(), d.str()}
+		}
+		e.TransportCall = tc
+	}
+	e.Origin = d.str()
+	if n := d.count(); n > 0 {
+		e.Parties = make([]ShipmentParty, n)
+		for i := range e.Parties {
+			e.Parties[i] = ShipmentParty{d.str(), Role(d.str())}
+		}
+	}
+	e.Visibility = d.strs()
+	e.Residency = d.strs()
+	e.CausedBy = d.strs()
+	e.RetractedEventID = d.str()
+	e.SupersedesEventID = d.str()
+	e.HLC = HLC(d.uint64())
+	if d.err != nil {
+		return Event{}, fmt.Errorf("%w: %v at byte %d", ErrNotCanonical, d.err, d.off)
+	}
+	if d.off != len(data) {
+		return Event{}, fmt.Errorf("%w: %d trailing bytes", ErrNotCanonical, len(data)-d.off)
+	}
+	if !bytes.Equal(AppendCanonical(make([]byte, 0, len(data)), &e), data) {
+		return Event{}, fmt.Errorf("%w: does not re-encode to the same bytes", ErrNotCanonical)
+	}
+	return e, nil
+}
+
+type decoder struct {
+	data []byte
+	off  int
+	err  error
+}
+
+func (d *decoder) fail(format string, args ...any) {
+	if d.err == nil {
+		d.err = fmt.Errorf(format, args...)
+	}
+}
+
+func (d *decoder) byte() byte {
+	if d.err != nil {
+		return 0
+	}
+	if d.off >= len(d.data) {
+		d.fail("truncated")
+		return 0
+	}
+	c := d.data[d.off]
+	d.off++
+	return c
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.data[d.off:])
+	if n <= 0 {
+		d.fail("bad length prefix")
+		return 0
+	}
+	d.off += n
+	return v
+}
+
+func (d *decoder) str() string {
+	n := d.uvarint()
+	if d.err != nil {
+		return ""
+	}
+	if n > uint64(len(d.data)-d.off) {
+		d.fail("string of %d bytes runs past the end", n)
+		return ""
+	}
+	s := string(d.data[d.off : d.off+int(n)])
+	d.off += int(n)
+	return s
+}
+
+func (d *decoder) count() int {
+	n := d.uvarint()
+	if n > MaxListLen {
+		d.fail("list of %d entries, over %d", n, MaxListLen)
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) strs() []string {
+	n := d.count()
+	if n == 0 {
+		return nil
+	}
+	ss := make([]string, n)
+	for i := range ss {
+		ss[i] = d.str()
+	}
+	return ss
+}
+
+func (d *decoder) option() bool {
+	switch d.byte() {
+	case 0:
+		return false
+	case 1:
+		return true
+	default:
+		d.fail("bad option byte")
+		return false
+	}
+}
+
+func (d *decoder) location() *Location {
+	if !d.option() {
+		return nil
+	}
+	return &Location{d.str(), d.str(), d.str(), d.str(), d.str(), d.str()}
+}
+
+func (d *decoder) time() Time {
+	s := d.str()
+	if s == "" || d.err != nil {
+		return Time{}
+	}
+	t, err := ParseTime(s)
+	if err != nil {
+		d.fail("bad date-time %q", clip(s))
+	}
+	return t
+}
+
+func (d *decoder) uint64() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.data)-d.off < 8 {
+		d.fail("truncated")
+		return 0
+	}
+	v := binary.BigEndian.Uint64(d.data[d.off:])
+	d.off += 8
+	return v
+}
+
+// Commitment is the salted commitment to an event's canonical encoding: the
+// data of its Merkle leaf. Without the salt it reveals nothing about the
+// payload, even one drawn from a small set of likely events.
+func Commitment(canonical, salt []byte) [32]byte {
+	h := sha256.New()
+	h.Write([]byte(commitDomain))
+	h.Write(salt)
+	h.Write(canonical)
+	var c [32]byte
+	h.Sum(c[:0])
+	return c
+}
+
+// LeafHash is the RFC 6962 leaf hash of a commitment: SHA-256(0x00 || c).
+func LeafHash(commitment [32]byte) [32]byte {
+	var b [33]byte
+	copy(b[1:], commitment[:])
+	return sha256.Sum256(b[:])
+}
+
+// ContentDigest identifies what a client submitted, leaving out the fields the
+// node fills in (origin, clock stamp). Two appends with one event id are the
+// same event exactly when their content digests match.
+func ContentDigest(e *Event) [32]byte {
+	c := *e
+	c.Origin, c.HLC = "", 0
+	h := sha256.New()
+	h.Write([]byte(contentDomain))
+	h.Write(AppendCanonical(nil, &c))
+	var d [32]byte
+	h.Sum(d[:0])
+	return d
+}
+
+// DeriveEventID returns the id of an event submitted without one: a UUIDv8
+// from its origin and content, so a retried submission gets the same id and
+// is recorded once.
+func DeriveEventID(origin string, e *Event) string {
+	c := *e
+	c.EventID, c.Origin, c.HLC = "", "", 0
+	h := sha256.New()
+	h.Write([]byte(idDomain))
+	h.Write([]byte(origin))
+	h.Write([]byte{0})
+	h.Write(AppendCanonical(nil, &c))
+	var u [32]byte
+	h.Sum(u[:0])
+	u[6] = u[6]&0x0f | 0x80 // version 8
+	u[8] = u[8]&0x3f | 0x80 // RFC 9562 variant
+	x := hex.EncodeToString(u[:16])
+	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
+}

@@ -1,0 +1,194 @@
+// Package linkd holds the domain of a linked supply-chain log: events and
+// their validation, the canonical encoding and salted commitment that become a
+// Merkle leaf, parties and their jurisdictions, checkpoints, proof bundles and
+// the error codes every layer speaks. It imports only the standard library;
+// storage, networking and cryptographic formats live under internal/.
+package linkd
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// EventType is the DCSA event family.
+type EventType string
+
+const (
+	Shipment  EventType = "SHIPMENT"
+	Transport EventType = "TRANSPORT"
+	Equipment EventType = "EQUIPMENT"
+)
+
+// Event is one immutable fact recorded by one party (its origin). Field names
+// follow DCSA Track & Trace 2.2 where DCSA has the field; the fields after
+// "linkd" are this system's own. An event is never edited: a correction is a
+// new event that names the old one in RetractedEventID or SupersedesEventID.
+type Event struct {
+	EventID              string    `json:"eventID,omitempty"` // UUID; derived from the content when absent
+	EventType            EventType `json:"eventType"`
+	EventClassifierCode  string    `json:"eventClassifierCode"`            // PLN, EST or ACT
+	EventDateTime        Time      `json:"eventDateTime"`                  // when it happened (or is planned/expected)
+	EventCreatedDateTime Time      `json:"eventCreatedDateTime,omitzero"` // when the source system created it
+
+	// SHIPMENT events.
+	ShipmentEventTypeCode string `json:"shipmentEventTypeCode,omitempty"`
+	DocumentTypeCode      string `json:"documentTypeCode,omitempty"`
+	DocumentID            string `json:"documentID,omitempty"`
+	Reason                string `json:"reason,omitempty"`
+
+	// TRANSPORT events.
+	TransportEventTypeCode string `json:"transportEventTypeCode,omitempty"`
+	DelayReasonCode        string `json:"delayReasonCode,omitempty"`
+
+	// EQUIPMENT events.
+	EquipmentEventTypeCode string `json:"equipmentEventTypeCode,omitempty"`
+	EmptyIndicatorCode     string `json:"emptyIndicatorCode,omitempty"` // EMPTY or LADEN
+	ISOEquipmentCode       string `json:"ISOEquipmentCode,omitempty"`
+
+	// The shipment this event is about: at least one of the three keys.
+	CarrierBookingReference    string      `json:"carrierBookingReference,omitempty"`
+	TransportDocumentReference string      `json:"transportDocumentReference,omitempty"`
+	EquipmentReference         string      `json:"equipmentReference,omitempty"` // ISO 6346 container number
+	References                 []Reference `json:"references,omitempty"`
+
+	EventLocation *Location      `json:"eventLocation,omitempty"`
+	TransportCall *TransportCall `json:"transportCall,omitempty"`
+
+	// linkd.
+	Origin            string          `json:"origin,omitempty"`     // the recording party; set by its node
+	Parties           []ShipmentParty `json:"parties,omitempty"`    // the shipment's party list as the origin knows it
+	Visibility        []string        `json:"visibility,omitempty"` // narrows entitlement to these parties
+	Residency         []string        `json:"residency,omitempty"`  // jurisdictions where the payload may be stored
+	CausedBy          []string        `json:"causedBy,omitempty"`   // ids of the events that led to this one
+	RetractedEventID  string          `json:"retractedEventID,omitempty"`
+	SupersedesEventID string          `json:"supersedesEventID,omitempty"`
+	HLC               HLC             `json:"hlc,omitempty"` // hybrid logical clock stamp; set by the node
+}
+
+// Reference is a DCSA reference (referenceType FF, SI, PO, CR, AKG, AAO, ECR,
+// CSI, BID, SAC) with its value.
+type Reference struct {
+	ReferenceType  string `json:"referenceType"`
+	ReferenceValue string `json:"referenceValue"`
+}
+
+// Location is a DCSA location: a UN/LOCODE and optionally a facility.
+type Location struct {
+	LocationName             string `json:"locationName,omitempty"`
+	UNLocationCode           string `json:"UNLocationCode,omitempty"`
+	FacilityCode             string `json:"facilityCode,omitempty"`
+	FacilityCodeListProvider string `json:"facilityCodeListProvider,omitempty"` // SMDG or BIC
+	Latitude                 string `json:"latitude,omitempty"`
+	Longitude                string `json:"longitude,omitempty"`
+}
+
+// TransportCall is where and on what a transport or equipment event happened.
+type TransportCall struct {
+	TransportCallID     string    `json:"transportCallID,omitempty"`
+	CarrierServiceCode  string    `json:"carrierServiceCode,omitempty"`
+	CarrierVoyageNumber string    `json:"carrierVoyageNumber,omitempty"`
+	ModeOfTransport     string    `json:"modeOfTransport,omitempty"` // VESSEL, RAIL, TRUCK, BARGE
+	Location            *Location `json:"location,omitempty"`
+	Vessel              *Vessel   `json:"vessel,omitempty"`
+}
+
+// Vessel identifies a ship.
+type Vessel struct {
+	VesselIMONumber string `json:"vesselIMONumber,omitempty"`
+	VesselName      string `json:"vesselName,omitempty"`
+	VesselFlag      string `json:"vesselFlag,omitempty"`
+	VesselCallSign  string `json:"vesselCallSignNumber,omitempty"`
+}
+
+// ShipmentParty is one party on a shipment's party list.
+type ShipmentParty struct {
+	Party string `json:"party"`
+	Role  Role   `json:"role"`
+}
+
+// Time is an instant with the zone offset it was given in. It marshals as
+// RFC 3339 and keeps the offset, so the canonical encoding of an event is the
+// same on every node that decodes it.
+type Time struct{ time.Time }
+
+// ParseTime parses an RFC 3339 date-time; the zone (Z or ±hh:mm) is required.
+func ParseTime(s string) (Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return Time{}, fmt.Errorf("want an RFC 3339 date-time with zone, such as 2026-11-03T08:15:00+07:00")
+	}
+	return Time{t}, nil
+}
+
+// String is the canonical text of t: RFC 3339 with the original offset and
+// no trailing fractional zeros; "" for the zero Time.
+func (t Time) String() string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Format(time.RFC3339Nano)
+}
+
+func (t Time) MarshalJSON() ([]byte, error) {
+	return strconv.AppendQuote(nil, t.String()), nil
+}
+
+func (t *Time) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return fmt.Errorf("want an RFC 3339 date-time string")
+	}
+	if s == "" {
+		*t = Time{}
+		return nil
+	}
+	v, err := ParseTime(s)
+	if err != nil {
+		return err
+	}
+	*t = v
+	return nil
+}
+
+// IsZero reports whether t was not given.
+func (t Time) IsZero() bool { return t.Time.IsZero() }
+
+// HLC is a hybrid logical clock stamp: milliseconds since the Unix epoch in
+// the high 48 bits and a logical counter in the low 16. Stamps from one clock
+// strictly increase, and a clock that has seen a stamp issues larger ones.
+type HLC uint64
+
+// MakeHLC packs a wall time in milliseconds and a logical counter.
+func MakeHLC(wallMillis int64, logical uint16) HLC {
+	return HLC(uint64(wallMillis)<<16 | uint64(logical))
+}
+
+// WallMillis is the physical part in milliseconds since the Unix epoch.
+func (h HLC) WallMillis() int64 { return int64(uint64(h) >> 16) }
+
+// Logical is the counter that orders stamps within one millisecond.
+func (h HLC) Logical() uint16 { return uint16(h) }
+
+func (h HLC) String() string {
+	return fmt.Sprintf("%s+%d", time.UnixMilli(h.WallMillis()).UTC().Format("2006-01-02T15:04:05.000Z"), h.Logical())
+}
+
+// Recorded is an event as a log holds it: the event, the salt of its
+// commitment, and its position.
+type Recorded struct {
+	Event    Event  `json:"event"`
+	Salt     []byte `json:"salt"`     // 32 random bytes; reveal only to parties entitled to the payload
+	LogIndex int64  `json:"logIndex"` // position in the origin's log, from 0
+}
+
+// Commitment returns the leaf data of r: the salted commitment to its event.
+func (r *Recorded) Commitment() [32]byte { return Commitment(AppendCanonical(nil, &r.Event), r.Salt) }
+
+// Ack is what the log answers for each appended event once it is durable.
+type Ack struct {
+	EventID   string `json:"eventID"`
+	LogIndex  int64  `json:"logIndex"`
+	LeafHash  string `json:"leafHash"`            // base64 RFC 6962 leaf hash of the commitment
+	Duplicate bool   `json:"duplicate,omitempty"` // the event was already recorded with the same content
+}

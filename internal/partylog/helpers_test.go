@@ -1,0 +1,81 @@
+package partylog
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/linkd-dev/linkd"
+	"github.com/linkd-dev/linkd/internal/scenario"
+	"github.com/linkd-dev/linkd/internal/store"
+	"github.com/linkd-dev/linkd/internal/tlog"
+)
+
+var terminal = linkd.Party{ID: "haiphong-terminal", Name: "Haiphong Terminal", Roles: []linkd.Role{linkd.RoleTerminal}, Jurisdiction: []string{"VN", "ASEAN"}}
+
+type harness struct {
+	t    testing.TB
+	dir  string
+	skey string
+	vkey string
+	db   *pebble.DB
+	log  *Log
+	opts store.Options
+}
+
+func newHarness(t testing.TB) *harness {
+	t.Helper()
+	skey, vkey, err := tlog.GenerateKey(linkd.LogOrigin(terminal.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, dir: t.TempDir(), skey: skey, vkey: vkey}
+	h.open()
+	t.Cleanup(h.close)
+	return h
+}
+
+func (h *harness) open() {
+	h.t.Helper()
+	db, err := store.Open(h.dir, h.opts)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	l, err := Open(db, Config{Self: terminal, SigningKey: h.skey})
+	if err != nil {
+		db.Close()
+		h.t.Fatal(err)
+	}
+	h.db, h.log = db, l
+}
+
+func (h *harness) close() {
+	if h.log != nil {
+		h.log.Close()
+		h.db.Close()
+		h.log, h.db = nil, nil
+	}
+}
+
+func (h *harness) reopen() {
+	h.t.Helper()
+	h.close()
+	h.open()
+}
+
+func (h *harness) append(events ...linkd.Event) []linkd.Ack {
+	h.t.Helper()
+	acks, err := h.log.Append(context.Background(), events)
+	if err != nil {
+		h.t.Fatalf("append: %v", err)
+	}
+	return acks
+}
+
+var base = time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)
+
+func events(seed uint64, n int) []linkd.Event {
+	return scenario.NewGenerator(seed, base).Batch(n)
+}

@@ -1,0 +1,168 @@
+package partylog
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"github.com/linkd-dev/linkd"
+)
+
+// Key layout. Every key of one log carries its 4-byte log number, so one
+// store can hold a node's own log and, later, the logs it replicates from
+// peers. Index keys put the log number after the event time so a scan of one
+// index walks every log's events in event-time order.
+//
+//	'm' log                                  → size(8) lastHLC(8)
+//	'h' log storedHashIndex(8)               → hash(32)
+//	'e' log index(8)                         → salt(32) canonical event
+//	'c' log size(8)                          → signed checkpoint note
+//	'i' log eventID                          → index(8) contentDigest(32)
+//	'x' kind value 0x00 time(8) log(4) index(8) → (empty)
+const (
+	prefixMeta       = 'm'
+	prefixHash       = 'h'
+	prefixEvent      = 'e'
+	prefixCheckpoint = 'c'
+	prefixID         = 'i'
+	prefixIndex      = 'x'
+)
+
+// Index names a secondary index.
+type Index byte
+
+const (
+	ByBooking           Index = 'b' // carrierBookingReference
+	ByTransportDocument Index = 't' // transportDocumentReference (B/L number)
+	ByEquipment         Index = 'q' // equipmentReference (container number)
+	ByTypeCode          Index = 'y' // eventType/code, e.g. EQUIPMENT/LOAD
+	ByLocation          Index = 'l' // UN/LOCODE of eventLocation or transportCall.location
+	ByTime              Index = 'm' // every event, by event time
+)
+
+// ParseIndex maps a query field name to its index.
+func ParseIndex(name string) (Index, bool) {
+	switch name {
+	case "carrierBookingReference", "booking":
+		return ByBooking, true
+	case "transportDocumentReference", "bl":
+		return ByTransportDocument, true
+	case "equipmentReference", "container":
+		return ByEquipment, true
+	case "eventTypeCode", "code":
+		return ByTypeCode, true
+	case "UNLocationCode", "location":
+		return ByLocation, true
+	case "time", "":
+		return ByTime, true
+	}
+	return 0, false
+}
+
+func (l *Log) metaKey() []byte { return l.key(prefixMeta, 0) }
+
+func (l *Log) key(prefix byte, n uint64) []byte {
+	k := make([]byte, 0, 13)
+	k = append(k, prefix)
+	k = binary.BigEndian.AppendUint32(k, l.num)
+	return binary.BigEndian.AppendUint64(k, n)
+}
+
+func (l *Log) hashKey(i int64) []byte       { return l.key(prefixHash, uint64(i)) }
+func (l *Log) eventKey(i int64) []byte      { return l.key(prefixEvent, uint64(i)) }
+func (l *Log) checkpointKey(s int64) []byte { return l.key(prefixCheckpoint, uint64(s)) }
+
+func (l *Log) idKey(id string) []byte {
+	k := make([]byte, 0, 5+len(id))
+	k = append(k, prefixID)
+	k = binary.BigEndian.AppendUint32(k, l.num)
+	return append(k, id...)
+}
+
+// indexPrefix is the key prefix of one value of one index.
+func indexPrefix(ix Index, value string) []byte {
+	k := make([]byte, 0, 3+len(value))
+	k = append(k, prefixIndex, byte(ix))
+	k = append(k, value...)
+	return append(k, 0)
+}
+
+// timeKey maps an instant to 8 bytes that sort as the instants do.
+func timeKey(t time.Time) uint64 { return uint64(t.UnixNano()) ^ (1 << 63) }
+
+const positionLen = 8 + 4 + 8 // time, log, index
+
+func appendPosition(k []byte, t uint64, log uint32, index int64) []byte {
+	k = binary.BigEndian.AppendUint64(k, t)
+	k = binary.BigEndian.AppendUint32(k, log)
+	return binary.BigEndian.AppendUint64(k, uint64(index))
+}
+
+type indexEntry struct {
+	ix    Index
+	value string
+}
+
+// indexEntries lists the (index, value) pairs an event is filed under.
+func indexEntries(e *linkd.Event) []indexEntry {
+	out := make([]indexEntry, 0, 7)
+	add := func(ix Index, v string) {
+		if v != "" {
+			out = append(out, indexEntry{ix, v})
+		}
+	}
+	add(ByBooking, e.CarrierBookingReference)
+	add(ByTransportDocument, e.TransportDocumentReference)
+	add(ByEquipment, e.EquipmentReference)
+	add(ByTypeCode, string(e.EventType)+"/"+eventCode(e))
+	loc := ""
+	if e.EventLocation != nil {
+		loc = e.EventLocation.UNLocationCode
+	}
+	if loc == "" && e.TransportCall != nil && e.TransportCall.Location != nil {
+		loc = e.TransportCall.Location.UNLocationCode
+	}
+	add(ByLocation, loc)
+	out = append(out, indexEntry{ByTime, ""})
+	return out
+}
+
+func eventCode(e *linkd.Event) string {
+	switch e.EventType {
+	case linkd.Shipment:
+		return e.ShipmentEventTypeCode
+	case linkd.Transport:
+		return e.TransportEventTypeCode
+	case linkd.Equipment:
+		return e.EquipmentEventTypeCode
+	}
+	return ""
+}
+
+// A Cursor marks where a page of a scan ended. It is opaque to clients.
+func encodeCursor(pos []byte) string { return base64.RawURLEncoding.EncodeToString(pos) }
+
+func decodeCursor(s string) ([]byte, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) != positionLen {
+		return nil, linkd.Errorf(linkd.EInvalid, "malformed paging cursor %q: pass back the cursor of the previous page unchanged", clip(s))
+	}
+	return b, nil
+}
+
+func clip(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
+
+func be64(b []byte) int64 { return int64(binary.BigEndian.Uint64(b)) }
+
+func mustLen(b []byte, n int, what string) error {
+	if len(b) != n {
+		return fmt.Errorf("corrupt %s: %d bytes, want %d", what, len(b), n)
+	}
+	return nil
+}

@@ -1,0 +1,323 @@
+package partylog
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/linkd-dev/linkd"
+	"github.com/linkd-dev/linkd/internal/tlog"
+)
+
+// Reads see only what is durable: an event applied to the store but still
+// waiting for its fsync is invisible until its append is acknowledged.
+
+// Size returns the number of durable events.
+func (l *Log) Size() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.durable
+}
+
+// Checkpoint returns the newest durable signed checkpoint and its parsed body.
+// An empty log has none: nil and a zero Checkpoint.
+func (l *Log) Checkpoint() ([]byte, linkd.Checkpoint) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.checkpoint, l.cp
+}
+
+// CheckpointAt returns the signed checkpoint the log issued at exactly size.
+func (l *Log) CheckpointAt(size int64) ([]byte, error) {
+	if size <= 0 || size > l.Size() {
+		return nil, linkd.Errorf(linkd.ENotFound, "no checkpoint of size %d", size)
+	}
+	v, err := l.get(l.checkpointKey(size))
+	if err != nil {
+		return nil, fmt.Errorf("read checkpoint %d: %w", size, err)
+	}
+	if v == nil {
+		return nil, linkd.Errorf(linkd.ENotFound, "no checkpoint was issued at size %d (one is issued per committed batch)", size)
+	}
+	return v, nil
+}
+
+// Get returns the event at index.
+func (l *Log) Get(ctx context.Context, index int64) (linkd.Recorded, error) {
+	if index < 0 || index >= l.Size() {
+		return linkd.Recorded{}, linkd.Errorf(linkd.ENotFound, "no event at log index %d", index)
+	}
+	return l.read(index)
+}
+
+// GetByID returns the event with the given id.
+func (l *Log) GetByID(ctx context.Context, id string) (linkd.Recorded, error) {
+	idx, _, found, err := l.lookupID(id, nil)
+	if err != nil {
+		return linkd.Recorded{}, err
+	}
+	if !found || idx >= l.Size() {
+		return linkd.Recorded{}, linkd.Errorf(linkd.ENotFound, "no event %s", clip(id))
+	}
+	return l.read(idx)
+}
+
+func (l *Log) read(index int64) (linkd.Recorded, error) {
+	v, err := l.get(l.eventKey(index))
+	if err != nil {
+		return linkd.Recorded{}, fmt.Errorf("read event %d: %w", index, err)
+	}
+	if len(v) < linkd.SaltSize {
+		return linkd.Recorded{}, fmt.Errorf("read event %d: missing or corrupt record", index)
+	}
+	e, err := linkd.DecodeCanonical(v[linkd.SaltSize:])
+	if err != nil {
+		return linkd.Recorded{}, fmt.Errorf("read event %d: %w", index, err)
+	}
+	return linkd.Recorded{Event: e, Salt: v[:linkd.SaltSize:linkd.SaltSize], LogIndex: index}, nil
+}
+
+// Query selects events by one index, in event-time order.
+type Query struct {
+	Index  Index     // which index; ByTime scans every event
+	Value  string    // the reference, "EQUIPMENT/LOAD" or UN/LOCODE; "" for ByTime
+	From   time.Time // event time ≥ From; zero means no lower bound
+	To     time.Time // event time < To; zero means no upper bound
+	Cursor string    // the Next of the previous page; "" for the first page
+	Limit  int       // events per page; 0 means 100, at most 1000
+}
+
+// Page is one page of a scan.
+type Page struct {
+	Events []linkd.Recorded
+	Next   string // cursor of the next page; "" when this is the last
+}
+
+// MaxPageSize bounds Query.Limit.
+const MaxPageSize = 1000
+
+// Scan returns one page of the events matching q.
+func (l *Log) Scan(ctx context.Context, q Query) (Page, error) {
+	if q.Limit == 0 {
+		q.Limit = 100
+	}
+	if q.Limit < 0 || q.Limit > MaxPageSize {
+		return Page{}, linkd.Errorf(linkd.EInvalid, "limit %d: want 1 to %d", q.Limit, MaxPageSize)
+	}
+	if (q.Index == ByTime) != (q.Value == "") {
+		return Page{}, linkd.Errorf(linkd.EInvalid, "a time scan takes no value; every other index needs one")
+	}
+	if !q.From.IsZero() && !q.To.IsZero() && !q.From.Before(q.To) {
+		return Page{}, linkd.Errorf(linkd.EInvalid, "empty time range: from %s is not before to %s", q.From.Format(time.RFC3339), q.To.Format(time.RFC3339))
+	}
+	prefix := indexPrefix(q.Index, q.Value)
+	lower := append([]byte(nil), prefix...)
+	if !q.From.IsZero() {
+		lower = binary.BigEndian.AppendUint64(lower, timeKey(q.From))
+	}
+	if q.Cursor != "" {
+		pos, err := decodeCursor(q.Cursor)
+		if err != nil {
+			return Page{}, err
+		}
+		after := append(append(append([]byte(nil), prefix...), pos...), 0) // the smallest key after pos
+		if bytes.Compare(after, lower) > 0 {
+			lower = after
+		}
+	}
+	upper := append([]byte(nil), prefix...)
+	if !q.To.IsZero() {
+		upper = binary.BigEndian.AppendUint64(upper, timeKey(q.To))
+	} else {
+		upper[len(upper)-1] = 1 // just past every key under prefix (which ends in 0)
+	}
+	it, err := l.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return Page{}, fmt.Errorf("scan: %w", err)
+	}
+	defer it.Close()
+	size := l.Size()
+	var page Page
+	var lastPos []byte
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		if len(k) != len(prefix)+positionLen {
+			continue
+		}
+		pos := k[len(prefix):]
+		if binary.BigEndian.Uint32(pos[8:12]) != l.num {
+			continue
+		}
+		idx := be64(pos[12:])
+		if idx >= size {
+			continue // applied but not yet durable
+		}
+		if len(page.Events) == q.Limit {
+			page.Next = encodeCursor(lastPos)
+			break
+		}
+		rec, err := l.read(idx)
+		if err != nil {
+			return Page{}, err
+		}
+		page.Events = append(page.Events, rec)
+		lastPos = append(lastPos[:0], pos...)
+		if err := ctx.Err(); err != nil {
+			return Page{}, err
+		}
+	}
+	if err := it.Error(); err != nil {
+		return Page{}, fmt.Errorf("scan: %w", err)
+	}
+	return page, nil
+}
+
+// InclusionProof returns the audit path of the event at index in the tree of
+// the given size (≤ Size).
+func (l *Log) InclusionProof(index, size int64) ([]tlog.Hash, error) {
+	if size > l.Size() {
+		return nil, linkd.Errorf(linkd.ENotFound, "the log has %d events, not %d", l.Size(), size)
+	}
+	if index < 0 || index >= size {
+		return nil, linkd.Errorf(linkd.EInvalid, "index %d is not in a tree of size %d", index, size)
+	}
+	return tlog.InclusionProof(index, size, l.hashReader())
+}
+
+// ConsistencyProof returns the proof that the tree of size old is a prefix of
+// the tree of size size (≤ Size).
+func (l *Log) ConsistencyProof(old, size int64) ([]tlog.Hash, error) {
+	if size > l.Size() {
+		return nil, linkd.Errorf(linkd.ENotFound, "the log has %d events, not %d", l.Size(), size)
+	}
+	if old < 0 || old > size {
+		return nil, linkd.Errorf(linkd.EInvalid, "no consistency proof from size %d to size %d", old, size)
+	}
+	return tlog.ConsistencyProof(old, size, l.hashReader())
+}
+
+// TreeHash returns the root of the tree of the given size (≤ Size).
+func (l *Log) TreeHash(size int64) (tlog.Hash, error) {
+	if size < 0 || size > l.Size() {
+		return tlog.Hash{}, linkd.Errorf(linkd.ENotFound, "the log has %d events, not %d", l.Size(), size)
+	}
+	return tlog.TreeHash(size, l.hashReader())
+}
+
+// Bundle returns a proof bundle for the event with the given id against the
+// newest checkpoint, which `linkd verify` checks offline.
+func (l *Log) Bundle(ctx context.Context, id string) (linkd.ProofBundle, error) {
+	note, cp := l.Checkpoint()
+	rec, err := l.GetByID(ctx, id)
+	if err != nil {
+		return linkd.ProofBundle{}, err
+	}
+	proof, err := l.InclusionProof(rec.LogIndex, cp.Size)
+	if err != nil {
+		return linkd.ProofBundle{}, err
+	}
+	b := linkd.ProofBundle{
+		Format: linkd.BundleFormat, Checkpoint: string(note), Event: rec.Event,
+		Salt: rec.Salt, LogIndex: rec.LogIndex, InclusionProof: make([][]byte, len(proof)),
+	}
+	for i, h := range proof {
+		b.InclusionProof[i] = append([]byte(nil), h[:]...)
+	}
+	return b, nil
+}
+
+// AuditReport is what Audit checked.
+type AuditReport struct {
+	Size        int64
+	Root        tlog.Hash
+	Checkpoints int // signed checkpoints verified against the tree
+}
+
+// Audit re-derives the whole log from its events: each event and salt must
+// hash to its stored leaf, the leaves must rebuild the stored tree, and every
+// stored checkpoint must carry a valid signature and be consistent with the
+// newest. progress, if not nil, is called with the events checked so far.
+func (l *Log) Audit(ctx context.Context, progress func(done, total int64)) (AuditReport, error) {
+	_, cp := l.Checkpoint()
+	size := cp.Size
+	f := tlog.NewFrontier()
+	it, err := l.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: l.eventKey(0), UpperBound: l.eventKey(size)})
+	if err != nil {
+		return AuditReport{}, fmt.Errorf("audit: %w", err)
+	}
+	defer it.Close()
+	hr := l.hashReader()
+	var want int64
+	for ok := it.First(); ok; ok = it.Next() {
+		idx := be64(it.Key()[5:])
+		if idx != want {
+			return AuditReport{}, fmt.Errorf("audit: event %d is missing", want)
+		}
+		v := it.Value()
+		if len(v) < linkd.SaltSize {
+			return AuditReport{}, fmt.Errorf("audit: event %d: corrupt record", idx)
+		}
+		if _, err := linkd.DecodeCanonical(v[linkd.SaltSize:]); err != nil {
+			return AuditReport{}, fmt.Errorf("audit: event %d: %w", idx, err)
+		}
+		leaf := tlog.Hash(linkd.LeafHash(linkd.Commitment(v[linkd.SaltSize:], v[:linkd.SaltSize])))
+		stored, err := hr.ReadHashes([]int64{tlog.StoredHashIndex(0, idx)})
+		if err != nil {
+			return AuditReport{}, fmt.Errorf("audit: %w", err)
+		}
+		if stored[0] != leaf {
+			return AuditReport{}, fmt.Errorf("audit: event %d does not hash to its stored leaf: the record was altered", idx)
+		}
+		if err := f.Append(leaf, func(int64, tlog.Hash) {}); err != nil {
+			return AuditReport{}, fmt.Errorf("audit: %w", err)
+		}
+		want++
+		if progress != nil && want%100000 == 0 {
+			progress(want, size)
+		}
+		if want%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return AuditReport{}, err
+			}
+		}
+	}
+	if err := it.Error(); err != nil {
+		return AuditReport{}, fmt.Errorf("audit: %w", err)
+	}
+	if want != size {
+		return AuditReport{}, fmt.Errorf("audit: the log holds %d events but its checkpoint says %d", want, size)
+	}
+	root, err := f.Root()
+	if err != nil {
+		return AuditReport{}, fmt.Errorf("audit: %w", err)
+	}
+	if root != cp.Hash {
+		return AuditReport{}, fmt.Errorf("audit: the events rebuild root %s, the newest checkpoint says %x", root, cp.Hash)
+	}
+	rep := AuditReport{Size: size, Root: root}
+	// Every checkpoint ever issued must verify and be a prefix of the newest.
+	cit, err := l.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: l.checkpointKey(0), UpperBound: l.checkpointKey(size + 1)})
+	if err != nil {
+		return AuditReport{}, fmt.Errorf("audit: %w", err)
+	}
+	defer cit.Close()
+	for ok := cit.First(); ok; ok = cit.Next() {
+		old, err := tlog.OpenCheckpoint(cit.Value(), l.verifier)
+		if err != nil {
+			return AuditReport{}, fmt.Errorf("audit: checkpoint at size %d: %w", be64(cit.Key()[5:]), err)
+		}
+		proof, err := l.ConsistencyProof(old.Size, size)
+		if err != nil {
+			return AuditReport{}, fmt.Errorf("audit: %w", err)
+		}
+		if err := tlog.VerifyConsistency(old.Size, old.Hash, size, root, proof); err != nil {
+			return AuditReport{}, fmt.Errorf("audit: checkpoint at size %d: %w", old.Size, err)
+		}
+		rep.Checkpoints++
+	}
+	return rep, cit.Error()
+}

@@ -1,0 +1,147 @@
+// Package store opens the Pebble database a node keeps everything in, with
+// options tuned for linkd's write path (batched appends, one fsync per batch)
+// and Pebble's log routed to slog. It also offers a file system that fails
+// syncs on demand, so tests can prove the write path never acknowledges what
+// was not made durable.
+package store
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// Options configure Open. The zero value is ready to use.
+type Options struct {
+	// Logger receives Pebble's messages. Nil discards them.
+	Logger *slog.Logger
+	// CacheBytes is the block cache size in bytes. Zero means 64 MiB.
+	CacheBytes int64
+	// MemTableBytes is the size of one memtable in bytes. Zero means 32 MiB.
+	MemTableBytes uint64
+	// FS overrides the file system (tests: vfs.NewMem, FailingFS). Nil means
+	// the operating system's.
+	FS vfs.FS
+}
+
+// Open opens or creates the database in dir.
+func Open(dir string, o Options) (*pebble.DB, error) {
+	if o.CacheBytes == 0 {
+		o.CacheBytes = 64 << 20
+	}
+	if o.MemTableBytes == 0 {
+		o.MemTableBytes = 32 << 20
+	}
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	cache := pebble.NewCache(o.CacheBytes)
+	defer cache.Unref()
+	opts := &pebble.Options{
+		Cache:                       cache,
+		MemTableSize:                o.MemTableBytes,
+		MemTableStopWritesThreshold: 4,
+		FormatMajorVersion:          pebble.FormatNewest,
+		Logger:                      slogAdapter{logger.With("component", "pebble")},
+		FS:                          o.FS,
+	}
+	// Bloom filters make the lookups of the write path (is this event id
+	// new?) cheap: almost every such key is absent.
+	for i := range opts.Levels {
+		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+		opts.Levels[i].FilterType = pebble.TableFilter
+	}
+	db, err := pebble.Open(dir, opts)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", dir, err)
+	}
+	return db, nil
+}
+
+// slogAdapter is Pebble's Logger over slog. Pebble calls Fatalf only when it
+// cannot go on safely (a failed MANIFEST sync); continuing could corrupt the
+// store, so it panics after logging, which ends the process unless a caller
+// above chooses otherwise.
+type slogAdapter struct{ l *slog.Logger }
+
+func (a slogAdapter) Infof(format string, args ...any) {
+	a.l.Debug(strings.TrimSpace(fmt.Sprintf(format, args...)))
+}
+
+func (a slogAdapter) Errorf(format string, args ...any) {
+	a.l.Error(strings.TrimSpace(fmt.Sprintf(format, args...)))
+}
+
+func (a slogAdapter) Fatalf(format string, args ...any) {
+	msg := strings.TrimSpace(fmt.Sprintf(format, args...))
+	a.l.Error("store fatal: "+msg, "fatal", true)
+	panic("pebble: " + msg)
+}
+
+// FailingFS wraps a file system so that, once armed, every Sync of a file
+// whose name contains Match fails. Use Match ".log" for Pebble's WAL.
+type FailingFS struct {
+	vfs.FS
+	Match string
+	armed atomic.Bool
+}
+
+// ErrInjectedSync is the error an armed FailingFS returns from Sync.
+var ErrInjectedSync = fmt.Errorf("injected sync failure")
+
+// Arm makes subsequent syncs of matching files fail.
+func (f *FailingFS) Arm() { f.armed.Store(true) }
+
+func (f *FailingFS) wrap(name string, file vfs.File, err error) (vfs.File, error) {
+	if err != nil || !strings.Contains(name, f.Match) {
+		return file, err
+	}
+	return &failingFile{File: file, fs: f}, nil
+}
+
+func (f *FailingFS) Create(name string, c vfs.DiskWriteCategory) (vfs.File, error) {
+	file, err := f.FS.Create(name, c)
+	return f.wrap(name, file, err)
+}
+
+func (f *FailingFS) ReuseForWrite(oldname, newname string, c vfs.DiskWriteCategory) (vfs.File, error) {
+	file, err := f.FS.ReuseForWrite(oldname, newname, c)
+	return f.wrap(newname, file, err)
+}
+
+func (f *FailingFS) OpenReadWrite(name string, c vfs.DiskWriteCategory, opts ...vfs.OpenOption) (vfs.File, error) {
+	file, err := f.FS.OpenReadWrite(name, c, opts...)
+	return f.wrap(name, file, err)
+}
+
+type failingFile struct {
+	vfs.File
+	fs *FailingFS
+}
+
+func (f *failingFile) Sync() error {
+	if f.fs.armed.Load() {
+		return ErrInjectedSync
+	}
+	return f.File.Sync()
+}
+
+func (f *failingFile) SyncData() error {
+	if f.fs.armed.Load() {
+		return ErrInjectedSync
+	}
+	return f.File.SyncData()
+}
+
+func (f *failingFile) SyncTo(length int64) (bool, error) {
+	if f.fs.armed.Load() {
+		return false, ErrInjectedSync
+	}
+	return f.File.SyncTo(length)
+}
