@@ -27,8 +27,8 @@ const (
 type Event struct {
 	EventID              string    `json:"eventID,omitempty"` // UUID; derived from the content when absent
 	EventType            EventType `json:"eventType"`
-	EventClassifierCode  string    `json:"eventClassifierCode"`            // PLN, EST or ACT
-	EventDateTime        Time      `json:"eventDateTime"`                  // when it happened (or is planned/expected)
+	EventClassifierCode  string    `json:"eventClassifierCode"`           // PLN, EST or ACT
+	EventDateTime        Time      `json:"eventDateTime"`                 // when it happened (or is planned/expected)
 	EventCreatedDateTime Time      `json:"eventCreatedDateTime,omitzero"` // when the source system created it
 
 	// SHIPMENT events.

@@ -13,7 +13,7 @@ type fakeWall struct {
 	t  time.Time
 }
 
-func (f *fakeWall) now() time.Time { f.mu.Lock(); defer f.mu.Unlock(); return f.t }
+func (f *fakeWall) now() time.Time  { f.mu.Lock(); defer f.mu.Unlock(); return f.t }
 func (f *fakeWall) set(t time.Time) { f.mu.Lock(); f.t = t; f.mu.Unlock() }
 
 func TestClockFollowsWallAndNeverGoesBack(t *testing.T) {
