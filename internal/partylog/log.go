@@ -370,7 +370,6 @@ func (l *Log) commit(g *group, n int) {
 			r.err = err
 			continue
 		}
-		r.acks = make([]linkd.Ack, len(r.events))
 		for i := range r.events {
 			e := &r.events[i]
 			if !isNew[i] {

@@ -49,14 +49,24 @@ func ContainerNumber(owner string, serial int) string {
 
 // Generator makes events deterministically from a seed.
 type Generator struct {
-	rng  *rand.Rand
-	base time.Time
-	n    int
+	rng       *rand.Rand
+	base      time.Time
+	n         int
+	shipments int
+	progress  map[string]int // container → next step of its journey
 }
 
-// NewGenerator returns a generator whose event times start at base.
+// NewGenerator returns a generator whose event times start at base, spread
+// over 5,000 shipments of three containers each.
 func NewGenerator(seed uint64, base time.Time) *Generator {
-	return &Generator{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), base: base}
+	return &Generator{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), base: base, shipments: 5000, progress: map[string]int{}}
+}
+
+// WithShipments sets how many shipments the traffic is spread over: fewer
+// shipments give each container a longer history.
+func (g *Generator) WithShipments(n int) *Generator {
+	g.shipments = max(1, n)
+	return g
 }
 
 var equipmentSteps = []struct {
@@ -72,7 +82,7 @@ var equipmentSteps = []struct {
 // booking milestones mixed in, about 900 bytes of JSON each.
 func (g *Generator) Next() linkd.Event {
 	g.n++
-	shipment := g.rng.IntN(5000)
+	shipment := g.rng.IntN(g.shipments)
 	booking := fmt.Sprintf("OCLVNHAM%07d", shipment)
 	bl := fmt.Sprintf("OCLU%010d", shipment*7+3)
 	container := ContainerNumber("OCLU", shipment*3+g.rng.IntN(3))
@@ -94,7 +104,16 @@ func (g *Generator) Next() linkd.Event {
 	}
 	switch r := g.rng.IntN(10); {
 	case r < 7:
-		step := equipmentSteps[g.rng.IntN(len(equipmentSteps))]
+		// Each container moves through its journey in order; a new trip
+		// starts when one ends.
+		k := g.progress[container]
+		g.progress[container] = k + 1
+		step := equipmentSteps[k%len(equipmentSteps)]
+		trip := time.Duration(k/len(equipmentSteps)) * 35 * 24 * time.Hour
+		at = g.base.Truncate(time.Second).Add(time.Duration(shipment%240)*time.Hour + trip +
+			time.Duration(k%len(equipmentSteps))*62*time.Hour).In(at.Location())
+		e.EventDateTime = linkd.Time{Time: at}
+		e.EventCreatedDateTime = linkd.Time{Time: at.Add(90 * time.Second)}
 		e.EventType = linkd.Equipment
 		e.EquipmentEventTypeCode = step.code
 		e.EmptyIndicatorCode = step.empty

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// run calls linkd in-process and returns its exit code and output.
+func run(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := Main(context.Background(), args, strings.NewReader(""), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestDemoThenVerifyBundleAndForgery(t *testing.T) {
+	dir := t.TempDir()
+	code, out, stderr := run(t, "demo", "--fresh", "--dir", dir, "--events", "3000")
+	if code != 0 {
+		t.Fatalf("demo exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
+	}
+	for _, want := range []string{"3,000 events durable", "VERIFIED: haiphong-terminal", "NOT VERIFIED", "Audit: 3,000 events re-hashed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+	key := "@" + filepath.Join(dir, "haiphong-terminal", "log.pub")
+
+	code, out, _ = run(t, "verify", "--key", key, filepath.Join(dir, "bundle.json"))
+	if code != 0 || !strings.HasPrefix(out, "VERIFIED: haiphong-terminal recorded event ") {
+		t.Fatalf("verify genuine bundle: exit %d, output %q", code, out)
+	}
+	code, out, _ = run(t, "verify", "--key", key, filepath.Join(dir, "bundle-forged.json"))
+	if code != 1 || !strings.Contains(out, "NOT VERIFIED: the event and salt hash to leaf") {
+		t.Fatalf("verify forged bundle: exit %d, output %q", code, out)
+	}
+	code, out, _ = run(t, "verify", "--json", "--key", key, filepath.Join(dir, "bundle-forged.json"))
+	var res struct {
+		Verified bool   `json:"verified"`
+		Kind     string `json:"kind"`
+	}
+	if code != 1 || json.Unmarshal([]byte(out), &res) != nil || res.Verified || res.Kind != "not included" {
+		t.Fatalf("verify --json forged: exit %d, output %q", code, out)
+	}
+
+	// A second run continues the same log.
+	code, out, _ = run(t, "demo", "--dir", dir, "--events", "1000")
+	if code != 0 || !strings.Contains(out, "opens its existing (3000 events") || !strings.Contains(out, "log size 4,000") {
+		t.Fatalf("second demo run: exit %d\n%s", code, out)
+	}
+}
+
+func TestVerifyBadInput(t *testing.T) {
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "garbage.json")
+	os.WriteFile(garbage, []byte(`{"format": "linkd-proof-bundle/v1", "surprise": 1}`), 0o644)
+	cases := []struct {
+		name     string
+		args     []string
+		code     int
+		inStderr string
+	}{
+		{"no key", []string{"verify", garbage}, 2, `required flag(s) "key" not set`},
+		{"missing key file", []string{"verify", "--key", "@" + filepath.Join(dir, "nope"), garbage}, 2, "read key"},
+		{"missing bundle", []string{"verify", "--key", "x+1+AQ==", filepath.Join(dir, "nope.json")}, 2, "read bundle"},
+		{"unknown field", []string{"verify", "--key", "x+1+AQ==", garbage}, 2, "not a linkd proof bundle"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := run(t, tc.args...)
+			if code != tc.code || !strings.Contains(stderr, tc.inStderr) {
+				t.Fatalf("exit %d stderr %q; want exit %d and %q", code, stderr, tc.code, tc.inStderr)
+			}
+		})
+	}
+}
+
+func TestBenchIngestReportsEveryScenario(t *testing.T) {
+	code, out, stderr := run(t, "bench", "ingest", "--scenarios", "10x2,1x8", "--events", "400", "--json")
+	if code != 0 {
+		t.Fatalf("bench exit %d: %s", code, stderr)
+	}
+	var res struct {
+		Shape   struct{ AvgJSONBytes int }
+		Results []struct {
+			Scenario     string
+			Events       int
+			EventsPerSec float64 `json:"eventsPerSecond"`
+			P99          float64 `json:"p99AckMillis"`
+			Fsyncs       int64   `json:"fsyncedBatches"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("bench --json output is not JSON: %v\n%s", err, out)
+	}
+	if len(res.Results) != 2 || res.Results[0].Scenario != "batch 10, 2 clients" || res.Results[1].Scenario != "batch 1, 8 clients" {
+		t.Fatalf("scenarios = %+v", res.Results)
+	}
+	for _, r := range res.Results {
+		if r.Events != 400 || r.EventsPerSec <= 0 || r.P99 <= 0 || r.Fsyncs < 1 || r.Fsyncs > 400 {
+			t.Fatalf("result %+v: want 400 durable events with rate, latency and fsync count", r)
+		}
+	}
+	if res.Shape.AvgJSONBytes < 500 {
+		t.Fatalf("average event is %d bytes of JSON; the benchmark should use realistic ~900-byte events", res.Shape.AvgJSONBytes)
+	}
+	if code, _, stderr := run(t, "bench", "ingest", "--scenarios", "100"); code != 2 || !strings.Contains(stderr, "BATCHxCLIENTS") {
+		t.Fatalf("bad --scenarios: exit %d, %q", code, stderr)
+	}
+}
+
+// The README's quick start must work as written.
+func TestReadmeQuickStart(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmds := regexp.MustCompile("(?m)^go run ./cmd/linkd (.+)$").FindAllStringSubmatch(string(readme), -1)
+	if len(cmds) == 0 {
+		t.Fatal("README shows no 'go run ./cmd/linkd …' command")
+	}
+	t.Setenv("TMPDIR", t.TempDir()) // the demo's default data dir goes here
+	for _, c := range cmds {
+		args := strings.Fields(c[1])
+		if args[0] == "bench" {
+			args = append(args, "--events", "300", "--scenarios", "100x1")
+		}
+		code, out, stderr := run(t, args...)
+		if code != 0 {
+			t.Fatalf("README command %q: exit %d\n%s\n%s", c[0], code, out, stderr)
+		}
+	}
+	if !strings.Contains(string(readme), "go test ./...") {
+		t.Fatal("README does not show the test command")
+	}
+}
