@@ -15,8 +15,8 @@ import (
 // index walks every log's events in event-time order.
 //
 //	'm' log                                  → size(8) lastHLC(8)
-//	'h' log storedHashIndex(8)               → hash(32)
-//	'e' log index(8)                         → salt(32) canonical event
+//	'h' log storedHashIndex(8)               → hash(32), for levels ≥ 1
+//	'e' log index(8)                         → leafHash(32) salt(32) canonical event
 //	'c' log size(8)                          → signed checkpoint note
 //	'i' log eventID                          → index(8) contentDigest(32)
 //	'x' kind value 0x00 time(8) log(4) index(8) → (empty)
@@ -59,6 +59,11 @@ func ParseIndex(name string) (Index, bool) {
 	}
 	return 0, false
 }
+
+// recordHeader is the leaf hash and salt in front of an event record's
+// canonical encoding. Keeping the leaf hash there, rather than under its own
+// hash key, saves one key per event on the write path.
+const recordHeader = 32 + linkd.SaltSize
 
 func (l *Log) metaKey() []byte { return l.key(prefixMeta, 0) }
 

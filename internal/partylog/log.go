@@ -383,12 +383,17 @@ func (l *Log) commit(g *group, n int) {
 			salt := salts[:linkd.SaltSize:linkd.SaltSize]
 			salts = salts[linkd.SaltSize:]
 			leaf := tlog.Hash(linkd.LeafHash(linkd.Commitment(canon, salt)))
-			if err := l.frontier.Append(leaf, func(x int64, h tlog.Hash) { w.put(l.hashKey(x), h[:]) }); err != nil {
+			leafIndex := tlog.StoredHashIndex(0, idx)
+			if err := l.frontier.Append(leaf, func(x int64, h tlog.Hash) {
+				if x != leafIndex { // the leaf hash heads the event record
+					w.put(l.hashKey(x), h[:])
+				}
+			}); err != nil {
 				l.stop(err)
 				break
 			}
-			rec := make([]byte, 0, linkd.SaltSize+len(canon))
-			rec = append(append(rec, salt...), canon...)
+			rec := make([]byte, 0, recordHeader+len(canon))
+			rec = append(append(append(rec, leaf[:]...), salt...), canon...)
 			w.put(l.eventKey(idx), rec)
 			var idv [40]byte
 			binary.BigEndian.PutUint64(idv[:8], uint64(idx))
@@ -597,15 +602,19 @@ type hashReader struct{ l *Log }
 func (r hashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
 	for i, x := range indexes {
-		v, closer, err := r.l.db.Get(r.l.hashKey(x))
+		key := r.l.hashKey(x)
+		if level, n := tlog.SplitStoredHashIndex(x); level == 0 {
+			key = r.l.eventKey(n) // leaf hashes head the event records
+		}
+		v, closer, err := r.l.db.Get(key)
 		if err != nil {
 			return nil, fmt.Errorf("read tree hash %d: %w", x, err)
 		}
-		if len(v) != len(tlog.Hash{}) {
+		if len(v) < len(tlog.Hash{}) || (key[0] == prefixHash && len(v) != len(tlog.Hash{})) {
 			closer.Close()
 			return nil, fmt.Errorf("read tree hash %d: corrupt value of %d bytes", x, len(v))
 		}
-		copy(out[i][:], v)
+		copy(out[i][:], v[:len(tlog.Hash{})])
 		closer.Close()
 	}
 	return out, nil

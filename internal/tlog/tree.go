@@ -148,3 +148,6 @@ func proofLen(index, size int64) int {
 	border := bits.OnesCount64(uint64(index) >> uint(inner))
 	return inner + border
 }
+
+// SplitStoredHashIndex is the inverse of StoredHashIndex.
+func SplitStoredHashIndex(index int64) (level int, n int64) { return tlog.SplitStoredHashIndex(index) }
