@@ -63,9 +63,15 @@ func (p Party) Validate() error {
 	} else if p.Country() == "" {
 		probs = append(probs, Problem{"jurisdiction", "names no ISO 3166 country code"})
 	}
+	country := p.Country()
 	for i, j := range p.Jurisdiction {
 		if !KnownJurisdiction(j) {
 			probs = append(probs, Problem{fmt.Sprintf("jurisdiction[%d]", i), fmt.Sprintf("unknown jurisdiction %q", j)})
+		} else if members, region := regionTags[j]; region && country != "" && !slices.Contains(strings.Fields(members), country) {
+			// A party cannot claim a region it is not in: residency checks trust these tags.
+			probs = append(probs, Problem{fmt.Sprintf("jurisdiction[%d]", i), fmt.Sprintf("%s is not in %s", country, j)})
+		} else if !region && j != country {
+			probs = append(probs, Problem{fmt.Sprintf("jurisdiction[%d]", i), fmt.Sprintf("a party has one country (%s); %s cannot be a second", country, j)})
 		}
 	}
 	if len(probs) > 0 {

@@ -1,0 +1,224 @@
+package linkd_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/linkd-dev/linkd"
+)
+
+// Seed corpora live in testdata/fuzz/<FuzzName>/ and are written by
+// go test -run TestFuzzSeedCorpus -update. Without -update the test checks
+// that the seeds which should be valid still are, so the corpus keeps
+// starting the fuzzer from inputs that reach deep into the decoders.
+
+type seed struct {
+	name  string
+	value any // []byte or string
+	valid bool
+}
+
+func canonicalSeeds() []seed {
+	golden, _ := goldenEvent()
+	gen := generated(3)
+	zero := linkd.Event{}
+	enc := func(e linkd.Event) []byte { return linkd.AppendCanonical(nil, &e) }
+	full := enc(golden)
+	nonMinimal := append([]byte{full[0], 0x80 | full[1], 0x00}, full[2:]...)
+	return []seed{
+		{"valid-transport", full, true},
+		{"valid-zero", enc(zero), true},
+		{"valid-equipment", enc(gen[0]), true},
+		{"valid-shipment", enc(validShipment()), true},
+		{"truncated", full[:len(full)-1], false},
+		{"trailing-byte", append(bytes.Clone(full), 0), false},
+		{"bad-version", append([]byte{2}, full[1:]...), false},
+		{"non-minimal-varint", nonMinimal, false},
+	}
+}
+
+func jsonSeeds() []seed {
+	ship, tr, eq := validShipment(), validTransport(), validEquipment()
+	mustJSON := func(v any) string {
+		b, err := json.Marshal(v)
+		if err != nil {
+			panic(err)
+		}
+		return string(b)
+	}
+	return []seed{
+		{"valid-object", []byte(mustJSON(ship)), true},
+		{"valid-array", []byte("[" + mustJSON(tr) + ",\n" + mustJSON(eq) + "]"), true},
+		{"valid-null", []byte("null"), true},
+		{"unknown-field", []byte(`[{},{"eventLocation":{"x":1},"colour":"red"}]`), false},
+		{"wrong-type", []byte(`{"eventType":5,"references":[{"referenceType":true}]}`), false},
+		{"deep", []byte(strings.Repeat("[", 17) + strings.Repeat("]", 17)), false},
+		{"no-zone", []byte(`{"eventDateTime":"2026-11-03T08:15:00"}`), false},
+		{"invalid-utf8", []byte("{\"reason\":\"caf\xe9\"}"), false},
+		{"trailing", []byte(`{} {}`), false},
+		{"empty-array", []byte(`[]`), false},
+		{"escapes", []byte(`{"reason":"\u00e9\ud800\\\"","eventDateTime":"2026-11-03T08:15:00.000000001-09:30"}`), true},
+	}
+}
+
+func checkpointSeeds() []seed {
+	cp := linkd.Checkpoint{Origin: linkd.LogOrigin("oceanic-lines"), Size: 42, Hash: testHash()}
+	withExt := cp
+	withExt.Extensions = []string{"raft-term 7", "— x —"}
+	return []seed{
+		{"valid", cp.Body(), true},
+		{"valid-extensions", withExt.Body(), true},
+		{"valid-empty-log", linkd.Checkpoint{Origin: "o"}.Body(), true},
+		{"no-newline", strings.TrimSuffix(cp.Body(), "\n"), false},
+		{"leading-zero", strings.Replace(cp.Body(), "\n42\n", "\n042\n", 1), false},
+		{"cr-in-hash", strings.Replace(cp.Body(), "=\n", "=\r\n", 1), false},
+		{"empty-extension", cp.Body() + "\n", false},
+	}
+}
+
+func seedFile(v any) string {
+	switch v := v.(type) {
+	case []byte:
+		return fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", v)
+	case string:
+		return fmt.Sprintf("go test fuzz v1\nstring(%q)\n", v)
+	}
+	panic("unsupported seed type")
+}
+
+func TestFuzzSeedCorpus(t *testing.T) {
+	corpora := []struct {
+		fuzz  string
+		seeds []seed
+		valid func(v any) error
+	}{
+		{"FuzzDecodeCanonical", canonicalSeeds(), func(v any) error { _, err := linkd.DecodeCanonical(v.([]byte)); return err }},
+		{"FuzzDecodeEventsBytes", jsonSeeds(), func(v any) error { _, err := linkd.DecodeEventsBytes(v.([]byte)); return err }},
+		{"FuzzParseCheckpoint", checkpointSeeds(), func(v any) error { _, err := linkd.ParseCheckpoint(v.(string)); return err }},
+	}
+	for _, c := range corpora {
+		dir := filepath.Join("testdata", "fuzz", c.fuzz)
+		for _, s := range c.seeds {
+			t.Run(c.fuzz+"/"+s.name, func(t *testing.T) {
+				if err := c.valid(s.value); (err == nil) != s.valid {
+					t.Errorf("seed decodes with error %v; want valid=%v", err, s.valid)
+				}
+				path := filepath.Join(dir, s.name)
+				if *update {
+					if err := os.MkdirAll(dir, 0o755); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.WriteFile(path, []byte(seedFile(s.value)), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				got, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatalf("seed file missing (go test -run TestFuzzSeedCorpus -update): %v", err)
+				}
+				if string(got) != seedFile(s.value) {
+					t.Errorf("%s is stale; regenerate with -update", path)
+				}
+			})
+		}
+	}
+}
+
+func FuzzDecodeCanonical(f *testing.F) {
+	for _, e := range generated(8) {
+		f.Add(linkd.AppendCanonical(nil, &e))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, err := linkd.DecodeCanonical(data)
+		if err != nil {
+			if !errors.Is(err, linkd.ErrNotCanonical) {
+				t.Fatalf("error %v does not wrap ErrNotCanonical", err)
+			}
+			return
+		}
+		if re := linkd.AppendCanonical(nil, &e); !bytes.Equal(re, data) {
+			t.Fatalf("decoded event re-encodes differently\n got %x\nwant %x", re, data)
+		}
+	})
+}
+
+func FuzzDecodeEventsBytes(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		events, err := linkd.DecodeEventsBytes(data)
+		if err != nil {
+			if code := linkd.ErrorCode(err); code != linkd.EInvalid && code != linkd.ETooLarge {
+				t.Fatalf("ErrorCode = %q (%v), want invalid or too_large", code, err)
+			}
+			return
+		}
+		if len(events) == 0 {
+			t.Fatalf("no error and no events")
+		}
+		for i := range events {
+			e := &events[i]
+			if overLongList(e) {
+				// Validate refuses these, so they never reach a log; the
+				// canonical decoder bounds lists for the same reason.
+				continue
+			}
+			enc := linkd.AppendCanonical(nil, e)
+			back, err := linkd.DecodeCanonical(enc)
+			if err != nil {
+				t.Fatalf("event %d: DecodeCanonical(AppendCanonical(e)) error = %v", i, err)
+			}
+			if re := linkd.AppendCanonical(nil, &back); !bytes.Equal(re, enc) {
+				t.Fatalf("event %d: canonical round trip changed the encoding\n got %x\nwant %x", i, re, enc)
+			}
+			// The event survives being sent on as JSON.
+			body, err := json.Marshal(e)
+			if err != nil {
+				t.Fatalf("event %d: json.Marshal error = %v", i, err)
+			}
+			again, err := linkd.DecodeEventsBytes(body)
+			if err != nil {
+				t.Fatalf("event %d: decoding its own JSON %s: %v", i, body, err)
+			}
+			if re := linkd.AppendCanonical(nil, &again[0]); !bytes.Equal(re, enc) {
+				t.Fatalf("event %d: canonical encoding changed through JSON %s", i, body)
+			}
+		}
+	})
+}
+
+func overLongList(e *linkd.Event) bool {
+	for _, n := range []int{len(e.References), len(e.Parties), len(e.Visibility), len(e.Residency), len(e.CausedBy)} {
+		if n > linkd.MaxListLen {
+			return true
+		}
+	}
+	return false
+}
+
+func FuzzParseCheckpoint(f *testing.F) {
+	f.Fuzz(func(t *testing.T, text string) {
+		c, err := linkd.ParseCheckpoint(text)
+		if err != nil {
+			if !errors.Is(err, linkd.ErrBadCheckpoint) {
+				t.Fatalf("error %v does not wrap ErrBadCheckpoint", err)
+			}
+			return
+		}
+		if body := c.Body(); body != text {
+			t.Fatalf("Body() = %q, want the parsed text %q", body, text)
+		}
+		again, err := linkd.ParseCheckpoint(c.Body())
+		if err != nil {
+			t.Fatalf("ParseCheckpoint(Body()) error = %v", err)
+		}
+		if !reflect.DeepEqual(again, c) {
+			t.Fatalf("ParseCheckpoint(Body()) = %+v, want %+v", again, c)
+		}
+	})
+}
