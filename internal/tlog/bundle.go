@@ -62,7 +62,7 @@ func VerifyBundle(b *linkd.ProofBundle, vkey string) (Verified, error) {
 	commit := linkd.Commitment(linkd.AppendCanonical(nil, &b.Event), b.Salt)
 	leaf := Hash(linkd.LeafHash(commit))
 	if err := VerifyInclusion(leaf, b.LogIndex, cp.Size, proof, cp.Hash); err != nil {
-		if ve, ok := err.(*VerifyError); ok && ve.Kind == ErrNotIncluded && b.LogIndex < cp.Size {
+		if ve, ok := err.(*VerifyError); ok && ve.Kind == ErrNotIncluded && 0 <= b.LogIndex && b.LogIndex < cp.Size {
 			ve.Detail = fmt.Sprintf("the event and salt hash to leaf %s, which the proof does not lead to the checkpoint's root at index %d of size %d: "+
 				"the event or its salt differs from what %s recorded, or the proof belongs to another event", leaf, b.LogIndex, cp.Size, b.Event.Origin)
 		}

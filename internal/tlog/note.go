@@ -27,6 +27,10 @@ func GenerateKey(origin string) (skey, vkey string, err error) {
 	if err != nil {
 		return "", "", fmt.Errorf("generate log key: %w", err)
 	}
+	// x/mod does not check the name; a key it cannot parse back is useless.
+	if _, err := note.NewVerifier(vkey); err != nil {
+		return "", "", fmt.Errorf("generate log key: %q cannot name a signed-note key (it must be non-empty, without spaces or '+'): %w", origin, err)
+	}
 	return skey, vkey, nil
 }
 
@@ -136,8 +140,11 @@ func VerifyConsistency(oldSize int64, oldRoot Hash, size int64, root Hash, proof
 	case oldSize < 0 || oldSize > size:
 		return &VerifyError{ErrInconsistent, fmt.Sprintf("size %d cannot precede size %d", oldSize, size)}
 	case oldSize == size:
-		if oldRoot != root || len(proof) != 0 {
+		if oldRoot != root {
 			return &VerifyError{ErrInconsistent, fmt.Sprintf("two different roots for size %d: %s and %s", size, oldRoot, root)}
+		}
+		if len(proof) != 0 {
+			return &VerifyError{ErrMalformed, "a consistency proof between equal sizes has no hashes"}
 		}
 		return nil
 	case oldSize == 0:
