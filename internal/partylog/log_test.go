@@ -2,6 +2,7 @@ package partylog
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"strings"
 	"sync"
@@ -364,5 +365,16 @@ func TestAppendAfterCloseIsUnavailable(t *testing.T) {
 	_, err := h.log.Append(context.Background(), events(2, 1))
 	if linkd.ErrorCode(err) != linkd.EUnavailable {
 		t.Fatalf("append after close: err = %v, want unavailable", err)
+	}
+}
+
+func TestAuditOfEmptyLog(t *testing.T) {
+	h := newHarness(t)
+	rep, err := h.log.Audit(context.Background(), nil)
+	if err != nil {
+		t.Fatalf("audit of an empty log: %v", err)
+	}
+	if rep.Size != 0 || rep.Checkpoints != 0 || rep.Root != tlog.Hash(sha256.Sum256(nil)) {
+		t.Fatalf("audit of an empty log = %+v, want size 0, no checkpoints, the RFC 6962 empty root", rep)
 	}
 }

@@ -291,6 +291,18 @@ func (l *Log) Audit(ctx context.Context, progress func(done, total int64)) (Audi
 	if err != nil {
 		return AuditReport{}, fmt.Errorf("audit: %w", err)
 	}
+	if size == 0 {
+		// An empty log has no checkpoint; it must hold no events either.
+		it, err := l.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: l.eventKey(0), UpperBound: l.key(prefixEvent+1, 0)})
+		if err != nil {
+			return AuditReport{}, fmt.Errorf("audit: %w", err)
+		}
+		defer it.Close()
+		if it.First() {
+			return AuditReport{}, fmt.Errorf("audit: the log is empty but holds event %d", be64(it.Key()[5:]))
+		}
+		return AuditReport{Root: root}, it.Error()
+	}
 	if root != cp.Hash {
 		return AuditReport{}, fmt.Errorf("audit: the events rebuild root %s, the newest checkpoint says %x", root, cp.Hash)
 	}
