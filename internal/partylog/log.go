@@ -96,11 +96,12 @@ type request struct {
 }
 
 type group struct {
-	reqs  []*request
-	batch *pebble.Batch // nil when the group wrote nothing
-	size  int64
-	note  []byte
-	cp    linkd.Checkpoint
+	synced chan struct{} // closed once sync has finished with this group
+	reqs   []*request
+	batch  *pebble.Batch // nil when the group wrote nothing
+	size   int64
+	note   []byte
+	cp     linkd.Checkpoint
 }
 
 // Open opens the log in db, recovering its state from what is durable, and
@@ -312,6 +313,7 @@ func (l *Log) stop(cause error) {
 func (l *Log) sequence() {
 	defer l.wg.Done()
 	defer close(l.synced)
+	var prev *group // the group handed to sync before this one
 	for {
 		var first *request
 		select {
@@ -319,7 +321,7 @@ func (l *Log) sequence() {
 		case <-l.closing:
 			return
 		}
-		g := &group{reqs: []*request{first}}
+		g := &group{reqs: []*request{first}, synced: make(chan struct{})}
 		n := len(first.events)
 	drain:
 		for n < l.maxGroup {
@@ -331,8 +333,9 @@ func (l *Log) sequence() {
 				break drain
 			}
 		}
-		l.commit(g, n)
+		l.commit(g, n, prev)
 		l.synced <- g
+		prev = g
 	}
 }
 
@@ -345,7 +348,7 @@ type pendingID struct {
 
 // commit assigns indexes, stamps, salts and tree hashes to a group's new
 // events and applies its batch to the store without waiting for the fsync.
-func (l *Log) commit(g *group, n int) {
+func (l *Log) commit(g *group, n int, prev *group) {
 	if err := l.stopErr(); err != nil {
 		for _, r := range g.reqs {
 			r.err = err
@@ -437,9 +440,19 @@ func (l *Log) commit(g *group, n int) {
 	w.put(l.metaKey(), meta[:])
 	b := l.db.NewBatchWithSize(len(w.buf) + 16*len(w.kvs))
 	w.apply(b)
-	// ApplyNoSyncWait keeps WAL order (so a durable batch implies every
-	// earlier one is durable) while the next group is prepared during this
-	// group's fsync.
+	// This group was prepared while the previous one was being fsynced; it
+	// goes to the store only once that fsync succeeded. After a failed fsync
+	// nothing more reaches Pebble, whose WAL is then unusable.
+	if prev != nil {
+		<-prev.synced
+	}
+	if err := l.stopErr(); err != nil {
+		b.Close()
+		for _, r := range g.reqs {
+			r.err = err
+		}
+		return
+	}
 	if err := l.db.ApplyNoSyncWait(b, pebble.Sync); err != nil {
 		b.Close()
 		l.stop(fmt.Errorf("apply batch: %w", err))
@@ -557,6 +570,7 @@ func (l *Log) sync() {
 				l.mu.Unlock()
 			}
 		}
+		close(g.synced)
 		stopErr := l.stopErr()
 		for _, r := range g.reqs {
 			if r.err == nil && stopErr != nil {
