@@ -141,7 +141,7 @@ func uniqueEvents(n int) []linkd.Event {
 	return ev
 }
 
-var benchParty = linkd.Party{ID: "haiphong-terminal", Name: "Haiphong Terminal", Roles: []linkd.Role{linkd.RoleTerminal}, Jurisdiction: []string{"VN", "ASEAN"}}
+var benchParty = scenario.Terminal
 
 func ingestOne(ctx context.Context, dir string, s IngestScenario, events []linkd.Event) (IngestResult, error) {
 	skey, _, err := tlog.GenerateKey(linkd.LogOrigin(benchParty.ID))

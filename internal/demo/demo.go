@@ -33,7 +33,7 @@ type Options struct {
 }
 
 // Party is the demo's recording party.
-var Party = linkd.Party{ID: "haiphong-terminal", Name: "Haiphong Lach Huyen Terminal", Roles: []linkd.Role{linkd.RoleTerminal}, Jurisdiction: []string{"VN", "ASEAN"}}
+var Party = scenario.Terminal
 
 // Summary is what a run did.
 type Summary struct {

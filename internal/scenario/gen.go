@@ -156,3 +156,7 @@ func location(p Place) *linkd.Location {
 	}
 	return l
 }
+
+// Terminal is the Haiphong terminal, the lane party whose log the demo and
+// the benchmarks write.
+var Terminal = linkd.Party{ID: "haiphong-terminal", Name: "Haiphong Lach Huyen Terminal", Roles: []linkd.Role{linkd.RoleTerminal}, Jurisdiction: []string{"VN", "ASEAN"}}
