@@ -24,7 +24,8 @@ const (
 	exitInternal = 3
 )
 
-// errFailed marks an error whose message was already printed as the answer.
+// exitError carries the exit code of a failed command. With exitFailed the
+// answer was already printed, so Main prints nothing more.
 type exitError struct {
 	code int
 	err  error

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -113,7 +114,7 @@ func readBundle(stdin io.Reader, path string) (*linkd.ProofBundle, error) {
 		return nil, fmt.Errorf("read bundle: over %d bytes; a proof bundle is a few kilobytes", 2*linkd.MaxEventBytes)
 	}
 	var b linkd.ProofBundle
-	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&b); err != nil {
 		return nil, fmt.Errorf("read bundle %s: not a linkd proof bundle: %v", path, err)

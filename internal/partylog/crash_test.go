@@ -182,14 +182,7 @@ func TestCrashSIGKILL(t *testing.T) {
 		iterations = n
 	}
 	t.Logf("%d crashes (set %s for more)", iterations, crashRunsEnv)
-	skey, vkey, err := tlog.GenerateKey(linkd.LogOrigin(terminal.ID))
-	if err != nil {
-		t.Fatal(err)
-	}
-	verifier, err := tlog.NewVerifier(vkey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	skey, vkey, verifier := testKey(t)
 	dir := t.TempDir()
 	ctx := context.Background()
 

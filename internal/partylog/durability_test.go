@@ -225,14 +225,7 @@ func powerLoss(t *testing.T, pct int, seed uint64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	skey, vkey, err := tlog.GenerateKey(linkd.LogOrigin(terminal.ID))
-	if err != nil {
-		t.Fatal(err)
-	}
-	verifier, err := tlog.NewVerifier(vkey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	skey, _, verifier := testKey(t)
 	l, err := Open(db, Config{Self: terminal, SigningKey: skey})
 	if err != nil {
 		t.Fatal(err)

@@ -27,14 +27,24 @@ type harness struct {
 
 func newHarness(t testing.TB) *harness {
 	t.Helper()
-	skey, vkey, err := tlog.GenerateKey(linkd.LogOrigin(terminal.ID))
-	if err != nil {
-		t.Fatal(err)
-	}
+	skey, vkey, _ := testKey(t)
 	h := &harness{t: t, dir: t.TempDir(), skey: skey, vkey: vkey}
 	h.open()
 	t.Cleanup(h.close)
 	return h
+}
+
+// testKey makes a log key for the terminal and its verifier.
+func testKey(t testing.TB) (skey, vkey string, v tlog.Verifier) {
+	t.Helper()
+	skey, vkey, err := tlog.GenerateKey(linkd.LogOrigin(terminal.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err = tlog.NewVerifier(vkey); err != nil {
+		t.Fatal(err)
+	}
+	return skey, vkey, v
 }
 
 func (h *harness) open() {

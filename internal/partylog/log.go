@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -507,7 +508,11 @@ func (l *Log) check(r *request, pending map[string]pendingID) ([]bool, error) {
 		inRequest[e.EventID] = true
 	}
 	if len(conflicts) > 0 {
-		return nil, &linkd.Error{Code: linkd.EConflict, Message: (&linkd.ValidationError{Problems: conflicts}).Error()[len("invalid: "):]}
+		msgs := make([]string, len(conflicts))
+		for i, p := range conflicts {
+			msgs[i] = p.String()
+		}
+		return nil, &linkd.Error{Code: linkd.EConflict, Message: strings.Join(msgs, "; ")}
 	}
 	return isNew, nil
 }

@@ -8,15 +8,15 @@ import (
 	"github.com/linkd-dev/linkd"
 )
 
-// CheckRecord and CheckTree are x/mod's RFC 6962 proof checkers.
-var (
-	CheckRecord = func(p []Hash, size int64, root Hash, index int64, leaf Hash) error {
-		return tlog.CheckRecord(tlog.RecordProof(p), size, root, index, leaf)
-	}
-	CheckTree = func(p []Hash, size int64, root Hash, old int64, oldRoot Hash) error {
-		return tlog.CheckTree(tlog.TreeProof(p), size, root, old, oldRoot)
-	}
-)
+// CheckRecord checks an RFC 6962 inclusion proof (x/mod's checker).
+func CheckRecord(p []Hash, size int64, root Hash, index int64, leaf Hash) error {
+	return tlog.CheckRecord(tlog.RecordProof(p), size, root, index, leaf)
+}
+
+// CheckTree checks an RFC 6962 consistency proof (x/mod's checker).
+func CheckTree(p []Hash, size int64, root Hash, old int64, oldRoot Hash) error {
+	return tlog.CheckTree(tlog.TreeProof(p), size, root, old, oldRoot)
+}
 
 // Verified is what a successful bundle verification establishes.
 type Verified struct {
