@@ -45,6 +45,18 @@ type Config struct {
 	MaxGroupEvents int
 	// LogNumber is the log's key namespace in the store. A node's own log is 0.
 	LogNumber uint32
+	// OnCommit, if set, is called after each group commit's fsync succeeded,
+	// before its appends are answered. It runs on the write path: keep it to
+	// a few counter updates, never I/O or locks held elsewhere.
+	OnCommit func(CommitInfo)
+}
+
+// CommitInfo describes one durable group commit.
+type CommitInfo struct {
+	Events       int           // events the group appended (duplicates not counted)
+	Requests     int           // Append calls the group answered
+	SyncDuration time.Duration // time spent waiting for the fsync
+	Size         int64         // the log's size after the group
 }
 
 // Log is one party's log. All methods are safe for concurrent use.
@@ -59,6 +71,7 @@ type Log struct {
 	clock    *hlc.Clock
 	logger   *slog.Logger
 	maxGroup int
+	onCommit func(CommitInfo)
 
 	reqs    chan *request // unbuffered: a send succeeds only when the sequencer takes it
 	synced  chan *group   // sequencer → syncer, in commit order
@@ -139,6 +152,7 @@ func Open(db *pebble.DB, cfg Config) (*Log, error) {
 		db: db, self: cfg.Self, origin: origin, num: cfg.LogNumber,
 		signer: signer, verifier: verifier, vkey: vkey,
 		logger:   logger.With("party", cfg.Self.ID),
+		onCommit: cfg.OnCommit,
 		maxGroup: maxGroup,
 		reqs:     make(chan *request),
 		synced:   make(chan *group, 8),
@@ -565,14 +579,19 @@ func (l *Log) sync() {
 		if g.batch != nil {
 			t0 := time.Now()
 			err := g.batch.SyncWait()
-			l.stats.SyncNanos.Add(int64(time.Since(t0)))
+			took := time.Since(t0)
+			l.stats.SyncNanos.Add(int64(took))
 			g.batch.Close()
 			if err != nil {
 				l.stop(fmt.Errorf("fsync: %w", err))
 			} else if l.stopErr() == nil {
 				l.mu.Lock()
+				prev := l.durable
 				l.durable, l.checkpoint, l.cp = g.size, g.note, g.cp
 				l.mu.Unlock()
+				if l.onCommit != nil {
+					l.onCommit(CommitInfo{Events: int(g.size - prev), Requests: len(g.reqs), SyncDuration: took, Size: g.size})
+				}
 			}
 		}
 		close(g.synced)
