@@ -16,6 +16,7 @@ const (
 	EUnauthorized = "unauthorized" // no valid credentials
 	EForbidden    = "forbidden"    // valid credentials, not allowed
 	ETooLarge     = "too_large"    // a size limit was exceeded
+	ERateLimited  = "rate_limited" // too many requests for this token; retry after the given delay
 	EUnavailable  = "unavailable"  // the node cannot serve this now (write path stopped, shutting down)
 	EInternal     = "internal"     // a bug or an environment failure; the log has the detail
 )
