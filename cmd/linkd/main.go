@@ -79,6 +79,7 @@ of them and verifies the proof offline.`,
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newVerifyCmd(), newBenchCmd(), newDemoCmd())
+	root.AddCommand(newInitCmd(), newNodeCmd(), newEventCmd(), newShipmentCmd(), newLogCmd(), newTokenCmd(),
+		newVerifyCmd(), newBenchCmd(), newDemoCmd())
 	return root
 }

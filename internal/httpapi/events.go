@@ -1,0 +1,185 @@
+package httpapi
+
+import (
+	"fmt"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/linkd-dev/linkd"
+	"github.com/linkd-dev/linkd/internal/query"
+)
+
+var errNoMetrics = linkd.Errorf(linkd.ENotFound, "this node does not export metrics")
+
+// postEvents records one event or a batch. The batch is durable when the
+// answer comes; a batch with any problem is refused whole.
+func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) error {
+	if err := requireJSON(r); err != nil {
+		return err
+	}
+	events, err := linkd.DecodeEvents(r.Body)
+	if err != nil {
+		return err
+	}
+	if len(events) == 0 {
+		return linkd.Errorf(linkd.EInvalid, "the body holds no events: send one event object or a non-empty array")
+	}
+	acks, err := s.cfg.Log.Append(r.Context(), events)
+	if err != nil {
+		return err
+	}
+	dups := 0
+	for _, a := range acks {
+		if a.Duplicate {
+			dups++
+		}
+	}
+	s.cfg.Metrics.observeIngest(len(acks), dups)
+	status := http.StatusCreated
+	if dups == len(acks) {
+		status = http.StatusOK // nothing new: a retry of a recorded batch
+	}
+	writeJSON(w, status, linkd.AppendResult{Acks: acks, Size: s.cfg.Log.Size()})
+	return nil
+}
+
+func requireJSON(r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil || (mt != "application/json") {
+		return linkd.Errorf(linkd.EInvalid, "Content-Type %q: send application/json", clip(ct))
+	}
+	return nil
+}
+
+// listEvents answers a filtered, paged query.
+func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) error {
+	p := newParams(r)
+	f := p.v1Filter()
+	limit := p.int("limit", 1, query.MaxLimit, query.DefaultLimit)
+	cursor := p.one("cursor")
+	if err := p.err(); err != nil {
+		return err
+	}
+	page, err := query.Run(r.Context(), s.cfg.Log, f, cursor, int(limit))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, page)
+	return nil
+}
+
+func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if !linkd.IsUUID(id) {
+		return linkd.Errorf(linkd.EInvalid, "event id %q is not a UUID", clip(id))
+	}
+	rec, err := s.cfg.Log.GetByID(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rec)
+	return nil
+}
+
+// eventProof answers a proof bundle for one event that `linkd verify`
+// checks offline.
+func (s *Server) eventProof(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if !linkd.IsUUID(id) {
+		return linkd.Errorf(linkd.EInvalid, "event id %q is not a UUID", clip(id))
+	}
+	b, err := s.cfg.Log.Bundle(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, b)
+	return nil
+}
+
+func (s *Server) checkpoint(w http.ResponseWriter, r *http.Request) error {
+	p := newParams(r)
+	size := p.int("size", 1, 1<<62, 0)
+	if err := p.err(); err != nil {
+		return err
+	}
+	var note []byte
+	if size == 0 {
+		note, _ = s.cfg.Log.Checkpoint()
+		if note == nil {
+			return linkd.Errorf(linkd.ENotFound, "the log is empty: it signs its first checkpoint with its first event")
+		}
+	} else {
+		var err error
+		if note, err = s.cfg.Log.CheckpointAt(size); err != nil {
+			return err
+		}
+	}
+	info, err := checkpointInfo(note, s.cfg.Log.PublicKey())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, info)
+	return nil
+}
+
+func (s *Server) inclusionProof(w http.ResponseWriter, r *http.Request) error {
+	p := newParams(r)
+	index := p.int("index", 0, 1<<62, -1)
+	size := p.int("size", 1, 1<<62, s.cfg.Log.Size())
+	if index < 0 && len(p.probs) == 0 {
+		p.fail("index", "required: the leaf index to prove")
+	}
+	if err := p.err(); err != nil {
+		return err
+	}
+	hashes, err := s.cfg.Log.InclusionProof(index, size)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, linkd.InclusionProof{Index: index, Size: size, Hashes: toBytes(hashes)})
+	return nil
+}
+
+func (s *Server) consistencyProof(w http.ResponseWriter, r *http.Request) error {
+	p := newParams(r)
+	old := p.int("old", 0, 1<<62, -1)
+	size := p.int("size", 1, 1<<62, s.cfg.Log.Size())
+	if old < 0 && len(p.probs) == 0 {
+		p.fail("old", "required: the size of the older tree")
+	}
+	if err := p.err(); err != nil {
+		return err
+	}
+	hashes, err := s.cfg.Log.ConsistencyProof(old, size)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, linkd.ConsistencyProof{Old: old, Size: size, Hashes: toBytes(hashes)})
+	return nil
+}
+
+func toBytes[H ~[32]byte](hs []H) [][]byte {
+	out := make([][]byte, len(hs))
+	for i := range hs {
+		out[i] = hs[i][:]
+	}
+	return out
+}
+
+// checkpointInfo describes a signed checkpoint note.
+func checkpointInfo(note []byte, publicKey string) (linkd.CheckpointInfo, error) {
+	body, _, ok := strings.Cut(string(note), "\n\n")
+	if !ok {
+		return linkd.CheckpointInfo{}, fmt.Errorf("stored checkpoint has no signature block")
+	}
+	cp, err := linkd.ParseCheckpoint(body + "\n")
+	if err != nil {
+		return linkd.CheckpointInfo{}, fmt.Errorf("stored checkpoint: %w", err)
+	}
+	return linkd.CheckpointInfo{Origin: cp.Origin, Size: cp.Size, RootHash: cp.Hash[:], Checkpoint: string(note), PublicKey: publicKey}, nil
+}

@@ -1,0 +1,58 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"unicode/utf8"
+
+	"github.com/linkd-dev/linkd"
+	"github.com/linkd-dev/linkd/internal/partylog"
+	"github.com/linkd-dev/linkd/internal/shipment"
+)
+
+// maxTimeline bounds the events one shipment view gathers. A real shipment
+// has tens; a reference shared by more (a reused container number over
+// years) keeps the oldest maxTimeline and says so in Truncated.
+const maxTimeline = 5000
+
+// getShipment answers a shipment's merged timeline and derived state. ref
+// is looked up as a booking, then a transport document, then a container:
+// the first index that holds it wins.
+func (s *Server) getShipment(w http.ResponseWriter, r *http.Request) error {
+	ref := r.PathValue("ref")
+	if ref == "" || len(ref) > 100 || !utf8.ValidString(ref) {
+		return linkd.Errorf(linkd.EInvalid, "shipment reference: want a booking, B/L or container number of 1 to 100 characters")
+	}
+	for _, ix := range []partylog.Index{partylog.ByBooking, partylog.ByTransportDocument, partylog.ByEquipment} {
+		recs, truncated, err := s.gather(r.Context(), ix, ref)
+		if err != nil {
+			return err
+		}
+		if len(recs) == 0 {
+			continue
+		}
+		state, timeline := shipment.Build(ref, recs)
+		writeJSON(w, http.StatusOK, linkd.ShipmentView{State: state, Timeline: timeline, Truncated: truncated})
+		return nil
+	}
+	return linkd.Errorf(linkd.ENotFound, "no events name %q as a booking, B/L or container", clip(ref))
+}
+
+func (s *Server) gather(ctx context.Context, ix partylog.Index, ref string) ([]linkd.Recorded, bool, error) {
+	var out []linkd.Recorded
+	q := partylog.Query{Index: ix, Value: ref, Limit: partylog.MaxPageSize}
+	for {
+		p, err := s.cfg.Log.Scan(ctx, q)
+		if err != nil {
+			return nil, false, err
+		}
+		out = append(out, p.Events...)
+		if p.Next == "" {
+			return out, false, nil
+		}
+		if len(out) >= maxTimeline {
+			return out, true, nil
+		}
+		q.Cursor = p.Next
+	}
+}

@@ -1,0 +1,177 @@
+// Package node assembles a party's node from its parts: the Pebble store,
+// the party log, access tokens and the HTTPS API. It owns the node's
+// lifecycle (open, serve, drain on shutdown, close) and the files `linkd
+// init` creates: keys, certificate and a commented config file.
+package node
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"golang.org/x/time/rate"
+
+	"github.com/linkd-dev/linkd"
+	"github.com/linkd-dev/linkd/docs"
+	"github.com/linkd-dev/linkd/internal/access"
+	"github.com/linkd-dev/linkd/internal/httpapi"
+	"github.com/linkd-dev/linkd/internal/partylog"
+	"github.com/linkd-dev/linkd/internal/store"
+)
+
+// Node is one running party node.
+type Node struct {
+	cfg     Config
+	logger  *slog.Logger
+	db      *pebble.DB
+	log     *partylog.Log
+	tokens  *access.Store
+	api     *httpapi.Server
+	metrics *httpapi.Metrics
+	srv     *http.Server
+	ln      net.Listener
+}
+
+// Open opens the node's store and log and binds its listener; Serve then
+// answers requests. logger nil discards.
+func Open(cfg Config, logger *slog.Logger) (n *Node, err error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	party := cfg.PartyValue()
+	logger = logger.With("party", party.ID)
+	skey, err := os.ReadFile(cfg.Path(cfg.Keys.Log))
+	if err != nil {
+		return nil, fmt.Errorf("read log key: %w", err)
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.Path(cfg.Keys.TLSCert), cfg.Path(cfg.Keys.TLSKey))
+	if err != nil {
+		return nil, fmt.Errorf("load TLS key pair: %w", err)
+	}
+	n = &Node{cfg: cfg, logger: logger, metrics: httpapi.NewMetrics()}
+	defer func() {
+		if err != nil {
+			n.Close()
+		}
+	}()
+	if n.db, err = store.Open(cfg.Path(cfg.Data), store.Options{Logger: logger}); err != nil {
+		return nil, err
+	}
+	n.log, err = partylog.Open(n.db, partylog.Config{
+		Self:       party,
+		SigningKey: strings.TrimSpace(string(skey)),
+		Logger:     logger,
+		OnCommit: func(c partylog.CommitInfo) {
+			n.metrics.ObserveCommit(c.Events, c.SyncDuration, c.Size)
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	n.metrics.SetLogSize(n.log.Size())
+	if n.tokens, err = access.Open(n.db, access.Options{Logger: logger}); err != nil {
+		return nil, err
+	}
+	var limiter *access.Limiter
+	if cfg.Limits.RatePerToken > 0 {
+		limiter = access.NewLimiter(rate.Limit(cfg.Limits.RatePerToken), cfg.Limits.BurstPerToken, nil)
+	}
+	n.api = httpapi.New(httpapi.Config{
+		Self: party, Log: n.log, Tokens: n.tokens, Limiter: limiter, Metrics: n.metrics, Logger: logger,
+		OpenAPI: docs.OpenAPI, MaxBodyBytes: cfg.Limits.MaxBodyBytes, MaxConcurrent: cfg.Limits.MaxConcurrent,
+	})
+	if n.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	l := cfg.Limits
+	n.srv = &http.Server{
+		Handler:           n.api,
+		ReadHeaderTimeout: time.Duration(l.ReadHeaderTimeout),
+		ReadTimeout:       time.Duration(l.ReadTimeout),
+		WriteTimeout:      time.Duration(l.WriteTimeout),
+		IdleTimeout:       time.Duration(l.IdleTimeout),
+		MaxHeaderBytes:    l.MaxHeaderBytes,
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		// TLS handshake failures and client hang-ups are routine on an
+		// exposed port: keep them out of the operator's error log.
+		ErrorLog: slog.NewLogLogger(logger.With("component", "http").Handler(), slog.LevelDebug),
+	}
+	_, cp := n.log.Checkpoint()
+	logger.Info("node open", "listen", n.ln.Addr().String(), "log_size", n.log.Size(),
+		"root", fmt.Sprintf("%x", cp.Hash[:8]), "tokens", n.tokens.Count(), "data", cfg.Path(cfg.Data))
+	return n, nil
+}
+
+// Addr is the address the node listens on.
+func (n *Node) Addr() string { return n.ln.Addr().String() }
+
+// Log is the node's party log.
+func (n *Node) Log() *partylog.Log { return n.log }
+
+// Tokens is the node's token store.
+func (n *Node) Tokens() *access.Store { return n.tokens }
+
+// Serve answers requests until ctx ends, then drains: /readyz turns 503, the
+// listener closes, and requests in flight get up to the configured grace to
+// finish. It returns nil after a clean drain.
+func (n *Node) Serve(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- n.srv.ServeTLS(n.ln, "", "") }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	grace := time.Duration(n.cfg.ShutdownGrace)
+	n.logger.Info("shutting down: draining requests", "grace", grace)
+	n.api.Drain()
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	err := n.srv.Shutdown(sctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		n.logger.Warn("requests still running after the grace period were cut off", "grace", grace)
+		n.srv.Close()
+		err = nil
+	}
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	return err
+}
+
+// Close closes the log and the store. Call it after Serve returned.
+func (n *Node) Close() error {
+	var errs []error
+	if n.ln != nil && n.srv == nil {
+		n.ln.Close()
+	}
+	if n.log != nil {
+		errs = append(errs, n.log.Close())
+	}
+	if n.db != nil {
+		errs = append(errs, n.db.Close())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	size := int64(0)
+	if n.log != nil {
+		size = n.log.Size()
+	}
+	n.logger.Info("node closed", "log_size", size)
+	return nil
+}
+
+// Party is who the node records for.
+func (n *Node) Party() linkd.Party { return n.cfg.PartyValue() }
