@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 
@@ -17,7 +19,29 @@ func newBenchCmd() *cobra.Command {
 		Short: "Measure linkd on this machine",
 		Long:  "bench runs linkd's benchmarks against real stores on this machine and prints the figures.",
 	}
-	cmd.AddCommand(newBenchIngestCmd())
+	var profile string
+	var stop func()
+	cmd.PersistentFlags().StringVar(&profile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof reads it)")
+	cmd.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		if profile == "" {
+			return nil
+		}
+		f, err := os.Create(profile)
+		if err != nil {
+			return &exitError{exitUsage, err}
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return &exitError{exitUsage, err}
+		}
+		stop = func() { pprof.StopCPUProfile(); f.Close() }
+		return nil
+	}
+	cmd.PersistentPostRun = func(cmd *cobra.Command, args []string) {
+		if stop != nil {
+			stop()
+		}
+	}
+	cmd.AddCommand(newBenchIngestCmd(), newBenchHTTPCmd(), newBenchShipmentCmd())
 	return cmd
 }
 

@@ -175,3 +175,7 @@ func (n *Node) Close() error {
 
 // Party is who the node records for.
 func (n *Node) Party() linkd.Party { return n.cfg.PartyValue() }
+
+// Handler is the node's HTTP handler, for serving it in-process (benchmarks
+// measure the server's own time through it, without the network).
+func (n *Node) Handler() http.Handler { return n.api }

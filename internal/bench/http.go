@@ -1,0 +1,384 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/linkd-dev/linkd"
+	"github.com/linkd-dev/linkd/client"
+	"github.com/linkd-dev/linkd/internal/node"
+	"github.com/linkd-dev/linkd/internal/scenario"
+)
+
+// DefaultHTTPIngest is the node's HTTP ingest targets: 64 clients sending
+// single-event requests, and 64 sending batches of 100.
+var DefaultHTTPIngest = []IngestScenario{{1, 64}, {100, 64}}
+
+// benchNode is a real node (TLS, tokens, store, log) in a directory, served
+// in this process on loopback.
+type benchNode struct {
+	n      *node.Node
+	url    string
+	ca     string
+	token  string // a writer's
+	admin  string
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// startNode initialises (if dir is new) and serves a node in dir. Rate
+// limits are off: the benchmark measures capacity, not policy.
+func startNode(ctx context.Context, dir string) (*benchNode, error) {
+	cfgPath := filepath.Join(dir, "linkd.yaml")
+	var admin string
+	if _, err := os.Stat(cfgPath); err != nil {
+		res, err := node.Init(ctx, node.InitOptions{Dir: dir, Party: scenario.Terminal, Listen: "127.0.0.1:0"})
+		if err != nil {
+			return nil, err
+		}
+		admin = res.AdminToken
+		if err := os.WriteFile(filepath.Join(dir, "admin.token"), []byte(admin), 0o600); err != nil {
+			return nil, err
+		}
+	} else {
+		b, err := os.ReadFile(filepath.Join(dir, "admin.token"))
+		if err != nil {
+			return nil, fmt.Errorf("reuse %s: %w (it must be a directory an earlier bench made)", dir, err)
+		}
+		admin = string(b)
+	}
+	cfg, err := node.LoadConfig(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Limits.RatePerToken = 0
+	cfg.Limits.MaxConcurrent = 4096
+	n, err := node.Open(cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	sctx, cancel := context.WithCancel(context.Background())
+	b := &benchNode{n: n, url: "https://" + n.Addr(), ca: cfg.Path(cfg.Keys.TLSCert), admin: admin, cancel: cancel, done: make(chan error, 1)}
+	go func() { b.done <- n.Serve(sctx) }()
+	c, err := b.client(admin)
+	if err != nil {
+		b.close()
+		return nil, err
+	}
+	t, err := c.CreateToken(ctx, "bench writer", "writer", 0)
+	if err != nil {
+		b.close()
+		return nil, err
+	}
+	b.token = t.Token
+	return b, nil
+}
+
+func (b *benchNode) client(token string) (*client.Client, error) {
+	return client.New(b.url, client.Options{Token: token, CAFile: b.ca})
+}
+
+func (b *benchNode) close() error {
+	b.cancel()
+	err := <-b.done
+	if cerr := b.n.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// HTTPIngest measures durable ingest through a node's HTTPS API: for each
+// scenario, Clients concurrent clients, each with its own connection, POST
+// bodies of Batch events to a fresh node and wait for the acks. Bodies are
+// encoded before the clock starts, so the figure is the node's.
+func HTTPIngest(ctx context.Context, cfg IngestConfig) ([]IngestResult, error) {
+	if cfg.Scenarios == nil {
+		cfg.Scenarios = DefaultHTTPIngest
+	}
+	dir := cfg.Dir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "linkd-bench-http-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	var out []IngestResult
+	for i, sc := range cfg.Scenarios {
+		events := cfg.Events
+		if events == 0 {
+			events = 100_000
+			if sc.Batch == 1 {
+				events = 40_000
+			}
+		}
+		events = max(events/(sc.Batch*sc.Clients), 1) * sc.Batch * sc.Clients
+		if cfg.Progress != nil {
+			fmt.Fprintf(cfg.Progress, "http ingest: %s, %d events…\n", sc, events)
+		}
+		r, err := httpIngestOne(ctx, filepath.Join(dir, fmt.Sprintf("s%d", i)), sc, events)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", sc, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func httpIngestOne(ctx context.Context, dir string, sc IngestScenario, events int) (IngestResult, error) {
+	b, err := startNode(ctx, dir)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	defer b.close()
+	gen := scenario.NewGenerator(uint64(sc.Batch*1000+sc.Clients), time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC))
+	perClient := events / sc.Clients / sc.Batch
+	bodies := make([][][]byte, sc.Clients)
+	for c := range bodies {
+		for range perClient {
+			body, err := json.Marshal(gen.Batch(sc.Batch))
+			if err != nil {
+				return IngestResult{}, err
+			}
+			bodies[c] = append(bodies[c], body)
+		}
+	}
+	clients := make([]*client.Client, sc.Clients)
+	for c := range clients {
+		if clients[c], err = b.client(b.token); err != nil {
+			return IngestResult{}, err
+		}
+		if _, err := clients[c].Checkpoint(ctx, 0); err != nil && linkd.ErrorCode(err) != linkd.ENotFound {
+			return IngestResult{}, err // warm the connection: TLS handshakes are not ingest
+		}
+	}
+	lat := make([][]time.Duration, sc.Clients)
+	var failed atomic.Pointer[error]
+	var wg sync.WaitGroup
+	start := time.Now()
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, body := range bodies[c] {
+				t0 := time.Now()
+				if _, err := clients[c].AppendJSON(ctx, body); err != nil {
+					failed.CompareAndSwap(nil, &err)
+					return
+				}
+				lat[c] = append(lat[c], time.Since(t0))
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if p := failed.Load(); p != nil {
+		return IngestResult{}, *p
+	}
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	n := len(all) * sc.Batch
+	if size := b.n.Log().Size(); size != int64(n) {
+		return IngestResult{}, fmt.Errorf("the log holds %d events after %d were acknowledged", size, n)
+	}
+	return IngestResult{
+		Scenario: sc.String(), Batch: sc.Batch, Clients: sc.Clients, Events: n, Seconds: elapsed.Seconds(),
+		EventsPerSec: float64(n) / elapsed.Seconds(),
+		P50Millis:    ms(all[len(all)/2]), P99Millis: ms(all[len(all)*99/100]),
+		Fsyncs: b.n.Log().Stats().Batches.Load(),
+	}, nil
+}
+
+// PrintHTTPIngest prints HTTPIngest's results as a table.
+func PrintHTTPIngest(w io.Writer, res []IngestResult) {
+	fmt.Fprintf(w, "%-26s %10s %12s %10s %10s %9s\n", "scenario (HTTPS)", "events", "events/s", "p50 ms", "p99 ms", "fsyncs")
+	for _, r := range res {
+		fmt.Fprintf(w, "%-26s %10d %12.0f %10.2f %10.2f %9d\n", r.Scenario, r.Events, r.EventsPerSec, r.P50Millis, r.P99Millis, r.Fsyncs)
+	}
+}
+
+// ShipmentConfig configures Shipment.
+type ShipmentConfig struct {
+	// Dir holds the node. An existing bench node there is reused and topped
+	// up to Events, so a large store is loaded once. "" means a temporary
+	// directory, removed after.
+	Dir       string
+	Events    int // events stored; 0 means 1,000,000
+	Queries   int // shipment queries timed; 0 means 2,000
+	Progress  io.Writer
+	Shipments int // shipments the events spread over; 0 means Events/40
+}
+
+// ShipmentResult is the latency of GET /v1/shipments/{ref}.
+type ShipmentResult struct {
+	Events         int64   `json:"eventsStored"`
+	Queries        int     `json:"queries"`
+	AvgTimeline    float64 `json:"avgTimelineEvents"`
+	ServerP50      float64 `json:"serverP50Millis"`
+	ServerP99      float64 `json:"serverP99Millis"`
+	ServerMax      float64 `json:"serverMaxMillis"`
+	LoopbackP50    float64 `json:"loopbackP50Millis"`
+	LoopbackP99    float64 `json:"loopbackP99Millis"`
+	LoadEventsPerS float64 `json:"loadEventsPerSecond,omitempty"`
+}
+
+// Shipment stores Events events in a node and times GET /v1/shipments/{ref}
+// for random bookings twice: through the node's handler in this process
+// (the server's own time: routing, token check, index scan, reads, derived
+// state, JSON) and over HTTPS on loopback with a kept-alive connection.
+func Shipment(ctx context.Context, cfg ShipmentConfig) (ShipmentResult, error) {
+	if cfg.Events == 0 {
+		cfg.Events = 1_000_000
+	}
+	if cfg.Queries == 0 {
+		cfg.Queries = 2000
+	}
+	if cfg.Shipments == 0 {
+		cfg.Shipments = max(cfg.Events/40, 1)
+	}
+	dir := cfg.Dir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "linkd-bench-shipment-")
+		if err != nil {
+			return ShipmentResult{}, err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	b, err := startNode(ctx, dir)
+	if err != nil {
+		return ShipmentResult{}, err
+	}
+	defer b.close()
+	var res ShipmentResult
+	log := b.n.Log()
+	if have := log.Size(); have < int64(cfg.Events) {
+		// Load through the log directly: this benchmark is about reads.
+		gen := scenario.NewGenerator(42, time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)).WithShipments(cfg.Shipments)
+		for range have {
+			gen.Next() // continue the same traffic after an interrupted load
+		}
+		t0 := time.Now()
+		todo := cfg.Events - int(have)
+		const batch = 1000
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		var failed atomic.Pointer[error]
+		var genMu sync.Mutex
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for next.Add(batch)-batch < int64(todo) && failed.Load() == nil && ctx.Err() == nil {
+					genMu.Lock()
+					events := gen.Batch(batch)
+					genMu.Unlock()
+					if _, err := log.Append(ctx, events); err != nil {
+						failed.CompareAndSwap(nil, &err)
+					}
+				}
+			}()
+		}
+		stopProgress := progress(cfg.Progress, func() string {
+			return fmt.Sprintf("loaded %d of %d events", log.Size(), cfg.Events)
+		})
+		wg.Wait()
+		stopProgress()
+		if p := failed.Load(); p != nil {
+			return res, *p
+		}
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		res.LoadEventsPerS = float64(log.Size()-have) / time.Since(t0).Seconds()
+	}
+	res.Events = log.Size()
+	res.Queries = cfg.Queries
+
+	reader, err := b.client(b.admin)
+	if err != nil {
+		return res, err
+	}
+	refs := make([]string, cfg.Queries)
+	for i := range refs {
+		refs[i] = fmt.Sprintf("OCLVNHAM%07d", (i*7919+13)%cfg.Shipments)
+	}
+	h := b.n.Handler()
+	server := make([]time.Duration, 0, len(refs))
+	total := 0
+	for _, ref := range refs {
+		req := httptest.NewRequest(http.MethodGet, "/v1/shipments/"+ref, nil)
+		req.Header.Set("Authorization", "Bearer "+b.admin)
+		rec := httptest.NewRecorder()
+		t0 := time.Now()
+		h.ServeHTTP(rec, req)
+		server = append(server, time.Since(t0))
+		if rec.Code != http.StatusOK {
+			return res, fmt.Errorf("GET /v1/shipments/%s: %d %s", ref, rec.Code, rec.Body)
+		}
+		var v linkd.ShipmentView
+		if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
+			return res, err
+		}
+		total += len(v.Timeline)
+	}
+	loop := make([]time.Duration, 0, len(refs))
+	for _, ref := range refs {
+		t0 := time.Now()
+		if _, err := reader.Shipment(ctx, ref); err != nil {
+			return res, err
+		}
+		loop = append(loop, time.Since(t0))
+	}
+	slices.Sort(server)
+	slices.Sort(loop)
+	res.AvgTimeline = float64(total) / float64(len(refs))
+	res.ServerP50, res.ServerP99, res.ServerMax = ms(server[len(server)/2]), ms(server[len(server)*99/100]), ms(server[len(server)-1])
+	res.LoopbackP50, res.LoopbackP99 = ms(loop[len(loop)/2]), ms(loop[len(loop)*99/100])
+	return res, nil
+}
+
+// progress prints line() every 5 seconds until the returned stop is called.
+func progress(w io.Writer, line func() string) (stop func()) {
+	if w == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				fmt.Fprintln(w, line())
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+// PrintShipment prints Shipment's result.
+func PrintShipment(w io.Writer, r ShipmentResult) {
+	fmt.Fprintf(w, "GET /v1/shipments/{ref}: %d events stored, %d queries, %.1f events per timeline\n", r.Events, r.Queries, r.AvgTimeline)
+	fmt.Fprintf(w, "  at the server (in-process handler):  p50 %.3f ms  p99 %.3f ms  max %.3f ms\n", r.ServerP50, r.ServerP99, r.ServerMax)
+	fmt.Fprintf(w, "  over HTTPS on loopback:              p50 %.3f ms  p99 %.3f ms\n", r.LoopbackP50, r.LoopbackP99)
+	if r.LoadEventsPerS > 0 {
+		fmt.Fprintf(w, "  (loaded at %.0f events/s)\n", r.LoadEventsPerS)
+	}
+}
