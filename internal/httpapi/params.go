@@ -21,16 +21,17 @@ const (
 	maxQueryValue  = 200 // bytes of one value
 )
 
-// checkParams refuses unknown query parameters, naming each, and values that
-// are not UTF-8 or too long.
-func checkParams(r *http.Request, allowed []string) error {
+// checkParams refuses unknown query parameters, naming each (unless the
+// handler names them itself), and values that are not UTF-8, too long or
+// lists of too many values.
+func checkParams(r *http.Request, allowed []string, anyName bool) error {
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		return linkd.Errorf(linkd.EInvalid, "malformed query string: %v", err)
 	}
 	var probs []linkd.Problem
 	for name, vals := range q {
-		if !slices.Contains(allowed, name) {
+		if !anyName && !slices.Contains(allowed, name) {
 			reason := "unknown query parameter"
 			if len(allowed) == 0 {
 				reason += "; this endpoint takes none"
@@ -43,9 +44,13 @@ func checkParams(r *http.Request, allowed []string) error {
 		for _, v := range vals {
 			switch {
 			case !utf8.ValidString(v):
-				probs = append(probs, linkd.Problem{Field: name, Reason: "not valid UTF-8"})
+				probs = append(probs, linkd.Problem{Field: clip(name), Reason: "not valid UTF-8"})
 			case len(v) > maxQueryValue*maxQueryValues:
-				probs = append(probs, linkd.Problem{Field: name, Reason: fmt.Sprintf("longer than %d bytes", maxQueryValue*maxQueryValues)})
+				probs = append(probs, linkd.Problem{Field: clip(name), Reason: fmt.Sprintf("longer than %d bytes", maxQueryValue*maxQueryValues)})
+			case strings.Count(v, ",") >= maxQueryValues:
+				probs = append(probs, linkd.Problem{Field: clip(name), Reason: fmt.Sprintf("more than %d values", maxQueryValues)})
+			case !strings.Contains(v, ",") && len(v) > maxQueryValue:
+				probs = append(probs, linkd.Problem{Field: clip(name), Reason: fmt.Sprintf("longer than %d bytes", maxQueryValue)})
 			}
 		}
 	}

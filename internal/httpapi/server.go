@@ -179,7 +179,7 @@ func (s *Server) wrap(rt route) http.Handler {
 // caller releases.
 func (s *Server) gate(w http.ResponseWriter, r *http.Request, rt route) error {
 	if rt.public {
-		return checkParams(r, rt.params)
+		return checkParams(r, rt.params, false)
 	}
 	select {
 	case s.slots <- struct{}{}:
@@ -208,10 +208,8 @@ func (s *Server) gate(w http.ResponseWriter, r *http.Request, rt route) error {
 			return &rateLimited{linkd.Errorf(linkd.ERateLimited, "token %s is over its request rate; retry after %s", tok.ID, after.Round(time.Millisecond)), after}
 		}
 	}
-	if !rt.ownParams {
-		if err := checkParams(r, rt.params); err != nil {
-			return err
-		}
+	if err := checkParams(r, rt.params, rt.ownParams); err != nil {
+		return err
 	}
 	if r.Body != nil {
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)

@@ -71,8 +71,9 @@ type LogConfig struct {
 type Duration time.Duration
 
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	// Negative values parse here so that Validate names the field.
 	v, err := time.ParseDuration(n.Value)
-	if err != nil || v < 0 {
+	if err != nil {
 		return fmt.Errorf("line %d: %q is not a duration such as 30s or 5m", n.Line, n.Value)
 	}
 	*d = Duration(v)
@@ -221,18 +222,18 @@ var configTemplate = template.Must(template.New("config").Parse(`# linkd node co
 #   linkd node --config {{.File}}
 
 party:
-  id: {{.Party.ID}}            # the log's name is linkd.dev/log/<id>; never change it
+  id: {{printf "%q" .Party.ID}}            # the log's name is linkd.dev/log/<id>; never change it
   name: {{printf "%q" .Party.Name}}
   roles: [{{.Roles}}]
   jurisdiction: [{{.Jurisdiction}}]   # ISO 3166 country, then region tags; residency checks trust these
 
-listen: {{.Listen}}    # host:port of the HTTPS API; 0.0.0.0:7443 to serve other hosts
-data: {{.Data}}           # the Pebble store: events, Merkle tree, checkpoints, tokens
+listen: {{printf "%q" .Listen}}    # host:port of the HTTPS API; 0.0.0.0:7443 to serve other hosts
+data: {{printf "%q" .Data}}           # the Pebble store: events, Merkle tree, checkpoints, tokens
 
 keys:
-  log: {{.Keys.Log}}         # Ed25519 key that signs checkpoints; losing it ends the log's identity
-  tls_cert: {{.Keys.TLSCert}}   # ECDSA P-256 certificate clients and peers pin
-  tls_key: {{.Keys.TLSKey}}
+  log: {{printf "%q" .Keys.Log}}         # Ed25519 key that signs checkpoints; losing it ends the log's identity
+  tls_cert: {{printf "%q" .Keys.TLSCert}}   # ECDSA P-256 certificate clients and peers pin
+  tls_key: {{printf "%q" .Keys.TLSKey}}
 
 limits:
   max_body_bytes: {{.Limits.MaxBodyBytes}}     # one request body; larger ones get 413

@@ -57,12 +57,23 @@ func Init(ctx context.Context, o InitOptions) (res InitResult, err error) {
 	if entries, err := os.ReadDir(o.Dir); err == nil && len(entries) > 0 {
 		return InitResult{}, linkd.Errorf(linkd.EConflict, "%s is not empty; a node is initialised once (use another directory, or remove this one to start over)", o.Dir)
 	}
+	_, statErr := os.Stat(o.Dir)
+	created := os.IsNotExist(statErr)
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return InitResult{}, fmt.Errorf("create %s: %w", o.Dir, err)
 	}
 	defer func() {
-		if err != nil {
+		if err == nil {
+			return
+		}
+		// Remove what Init made: the directory itself only if it was new.
+		if created {
 			os.RemoveAll(o.Dir)
+			return
+		}
+		entries, _ := os.ReadDir(o.Dir)
+		for _, e := range entries {
+			os.RemoveAll(filepath.Join(o.Dir, e.Name()))
 		}
 	}()
 	cfg := Defaults()

@@ -38,6 +38,7 @@ type Node struct {
 	metrics *httpapi.Metrics
 	srv     *http.Server
 	ln      net.Listener
+	served  bool // Serve ran; it closes the listener itself
 }
 
 // Open opens the node's store and log and binds its listener; Serve then
@@ -126,6 +127,7 @@ func (n *Node) Tokens() *access.Store { return n.tokens }
 // listener closes, and requests in flight get up to the configured grace to
 // finish. It returns nil after a clean drain.
 func (n *Node) Serve(ctx context.Context) error {
+	n.served = true
 	errc := make(chan error, 1)
 	go func() { errc <- n.srv.ServeTLS(n.ln, "", "") }()
 	select {
@@ -153,7 +155,7 @@ func (n *Node) Serve(ctx context.Context) error {
 // Close closes the log and the store. Call it after Serve returned.
 func (n *Node) Close() error {
 	var errs []error
-	if n.ln != nil && n.srv == nil {
+	if n.ln != nil && !n.served {
 		n.ln.Close()
 	}
 	if n.log != nil {
