@@ -39,9 +39,10 @@ func (s IngestScenario) String() string {
 }
 
 // DefaultIngest is the set: batches of 1, 100 and 1,000 from one
-// client and from four, and 64 concurrent single-event writers.
+// client and from four, 64 concurrent single-event writers, and 64 clients
+// sending batches of 100.
 var DefaultIngest = []IngestScenario{
-	{1, 1}, {100, 1}, {1000, 1}, {100, 4}, {1000, 4}, {1, 64},
+	{1, 1}, {100, 1}, {1000, 1}, {100, 4}, {1000, 4}, {1, 64}, {100, 64},
 }
 
 // IngestResult is the measurement of one scenario.

@@ -18,8 +18,13 @@ import (
 //	'h' log storedHashIndex(8)               → hash(32), for levels ≥ 1
 //	'e' log index(8)                         → leafHash(32) salt(32) canonical event
 //	'c' log size(8)                          → signed checkpoint note
-//	'i' log eventID                          → index(8) contentDigest(32)
+//	'i' log eventID                          → index(8)
 //	'x' kind value 0x00 time(8) log(4) index(8) → (empty)
+//
+// Id entries written before the content digest left them are index(8)
+// contentDigest(32); reads accept both. An event's record already says what
+// its content is, and appends almost never repeat an id, so the digest was
+// 32 bytes per event kept for the rare retry.
 const (
 	prefixMeta       = 'm'
 	prefixHash       = 'h'
@@ -65,10 +70,20 @@ func ParseIndex(name string) (Index, bool) {
 // hash key, saves one key per event on the write path.
 const recordHeader = 32 + linkd.SaltSize
 
+// idValueLen is the length of an id entry's value: the event's log index.
+// Entries written before the value shrank also carry the content digest
+// (legacyIDValueLen); reads accept both.
+const (
+	idValueLen       = 8
+	legacyIDValueLen = 8 + 32
+)
+
 func (l *Log) metaKey() []byte { return l.key(prefixMeta, 0) }
 
-func (l *Log) key(prefix byte, n uint64) []byte {
-	k := make([]byte, 0, 13)
+func (l *Log) key(prefix byte, n uint64) []byte { return l.appendKey(make([]byte, 0, 13), prefix, n) }
+
+// appendKey appends the key prefix log n to k.
+func (l *Log) appendKey(k []byte, prefix byte, n uint64) []byte {
 	k = append(k, prefix)
 	k = binary.BigEndian.AppendUint32(k, l.num)
 	return binary.BigEndian.AppendUint64(k, n)
@@ -78,8 +93,9 @@ func (l *Log) hashKey(i int64) []byte       { return l.key(prefixHash, uint64(i)
 func (l *Log) eventKey(i int64) []byte      { return l.key(prefixEvent, uint64(i)) }
 func (l *Log) checkpointKey(s int64) []byte { return l.key(prefixCheckpoint, uint64(s)) }
 
-func (l *Log) idKey(id string) []byte {
-	k := make([]byte, 0, 5+len(id))
+func (l *Log) idKey(id string) []byte { return l.appendIDKey(make([]byte, 0, 5+len(id)), id) }
+
+func (l *Log) appendIDKey(k []byte, id string) []byte {
 	k = append(k, prefixID)
 	k = binary.BigEndian.AppendUint32(k, l.num)
 	return append(k, id...)
@@ -104,33 +120,31 @@ func appendPosition(k []byte, t uint64, log uint32, index int64) []byte {
 	return binary.BigEndian.AppendUint64(k, uint64(index))
 }
 
-type indexEntry struct {
-	ix    Index
-	value string
+// appendPairPrefix appends the key prefix of one (index, value) pair to k;
+// for an event's pairs it is indexPrefix(ix, value).
+func appendPairPrefix(k []byte, p indexPair) []byte {
+	k = append(k, prefixIndex, byte(p.ix))
+	k = append(k, p.a...)
+	if p.ix == ByTypeCode {
+		k = append(append(k, '/'), p.b...)
+	}
+	return append(k, 0)
 }
 
-// indexEntries lists the (index, value) pairs an event is filed under.
-func indexEntries(e *linkd.Event) []indexEntry {
-	out := make([]indexEntry, 0, 7)
-	add := func(ix Index, v string) {
-		if v != "" {
-			out = append(out, indexEntry{ix, v})
-		}
+// An event is filed under its booking, B/L and container references (each
+// when set), its type and code ("EQUIPMENT/LOAD"), its location (when it has
+// one) and its event time; see writeSet.event.
+
+// eventLocation is the UN/LOCODE an event is filed under: its own location's,
+// or else its transport call's.
+func eventLocation(e *linkd.Event) string {
+	if e.EventLocation != nil && e.EventLocation.UNLocationCode != "" {
+		return e.EventLocation.UNLocationCode
 	}
-	add(ByBooking, e.CarrierBookingReference)
-	add(ByTransportDocument, e.TransportDocumentReference)
-	add(ByEquipment, e.EquipmentReference)
-	add(ByTypeCode, string(e.EventType)+"/"+eventCode(e))
-	loc := ""
-	if e.EventLocation != nil {
-		loc = e.EventLocation.UNLocationCode
+	if e.TransportCall != nil && e.TransportCall.Location != nil {
+		return e.TransportCall.Location.UNLocationCode
 	}
-	if loc == "" && e.TransportCall != nil && e.TransportCall.Location != nil {
-		loc = e.TransportCall.Location.UNLocationCode
-	}
-	add(ByLocation, loc)
-	out = append(out, indexEntry{ByTime, ""})
-	return out
+	return ""
 }
 
 func eventCode(e *linkd.Event) string {

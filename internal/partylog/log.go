@@ -8,6 +8,7 @@
 package partylog
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -15,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -45,16 +47,19 @@ type Config struct {
 	MaxGroupEvents int
 	// LogNumber is the log's key namespace in the store. A node's own log is 0.
 	LogNumber uint32
-	// OnCommit, if set, is called after each group commit's fsync succeeded,
-	// before its appends are answered. It runs on the write path: keep it to
-	// a few counter updates, never I/O or locks held elsewhere.
+	// OnCommit, if not nil, is called after each group commit's fsync
+	// succeeded, before the group's appends are answered. A group that wrote
+	// nothing (only duplicates or rejected appends) has no fsync and no call.
+	// It runs on the syncer goroutine, so the group's acknowledgements and
+	// every later group wait for it: keep it to a few counter updates, never
+	// I/O or a lock held for long elsewhere. Nil means no callback.
 	OnCommit func(CommitInfo)
 }
 
 // CommitInfo describes one durable group commit.
 type CommitInfo struct {
 	Events       int           // events the group appended (duplicates not counted)
-	Requests     int           // Append calls the group answered
+	Requests     int           // Append calls the group answered, including rejected ones and duplicates
 	SyncDuration time.Duration // time spent waiting for the fsync
 	Size         int64         // the log's size after the group
 }
@@ -73,8 +78,9 @@ type Log struct {
 	maxGroup int
 	onCommit func(CommitInfo)
 
-	reqs    chan *request // unbuffered: a send succeeds only when the sequencer takes it
-	synced  chan *group   // sequencer → syncer, in commit order
+	reqs    chan *request      // unbuffered: a send succeeds only when the sequencer takes it
+	spare   chan *pebble.Batch // synced batches for reuse
+	synced  chan *group        // sequencer → syncer, in commit order
 	closing chan struct{}
 	wg      sync.WaitGroup
 	closeMu sync.Once
@@ -89,6 +95,10 @@ type Log struct {
 	// Owned by the sequencer goroutine.
 	frontier *tlog.Frontier
 	ids      *idFilter
+	ws       writeSet             // the group being built
+	pending  map[string]pendingID // ids the group being built writes
+	salts    []byte               // the group's salts
+	isNew    []bool               // scratch for check
 
 	stats Stats
 }
@@ -101,12 +111,34 @@ type Stats struct {
 }
 
 type request struct {
-	events  []linkd.Event
-	digests [][32]byte
-	canon   [][]byte // canonical encodings with a zero HLC, patched by the sequencer
-	acks    []linkd.Ack
-	err     error
-	done    chan struct{}
+	events []entry
+	acks   []linkd.Ack
+	err    error
+	done   chan struct{}
+}
+
+// entry is what the sequencer needs of one event: its canonical encoding and
+// the fields it is checked and filed under. Append copies these out of the
+// caller's events, which the caller may reuse as soon as Append returns, even
+// when that is before the sequencer is done (a cancelled ctx).
+type entry struct {
+	canon                  []byte // canonical encoding with a zero HLC, patched by the sequencer
+	id                     string
+	retracted, supersedes  string
+	booking, bl, container string
+	typ                    linkd.EventType
+	code, location         string
+	t                      uint64 // timeKey of the event time
+}
+
+// newEntry makes the entry of e, whose canonical encoding is canon.
+func newEntry(e *linkd.Event, canon []byte) entry {
+	return entry{
+		canon: canon,
+		id:    e.EventID, retracted: e.RetractedEventID, supersedes: e.SupersedesEventID,
+		booking: e.CarrierBookingReference, bl: e.TransportDocumentReference, container: e.EquipmentReference,
+		typ: e.EventType, code: eventCode(e), location: eventLocation(e), t: timeKey(e.EventDateTime.Time),
+	}
 }
 
 type group struct {
@@ -156,6 +188,7 @@ func Open(db *pebble.DB, cfg Config) (*Log, error) {
 		maxGroup: maxGroup,
 		reqs:     make(chan *request),
 		synced:   make(chan *group, 8),
+		spare:    make(chan *pebble.Batch, 2),
 		closing:  make(chan struct{}),
 	}
 	lastHLC, err := l.recover()
@@ -238,7 +271,14 @@ func (l *Log) loadIDs(size int64) error {
 func (l *Log) Close() error {
 	l.closeMu.Do(func() { close(l.closing) })
 	l.wg.Wait()
-	return nil
+	for {
+		select {
+		case b := <-l.spare:
+			b.Close()
+		default:
+			return nil
+		}
+	}
 }
 
 // Origin is the log's checkpoint origin.
@@ -264,30 +304,31 @@ func (l *Log) Append(ctx context.Context, events []linkd.Event) ([]linkd.Ack, er
 	if err := linkd.CheckBatch(events, l.self); err != nil {
 		return nil, err
 	}
-	r := &request{
-		events:  make([]linkd.Event, len(events)),
-		digests: make([][32]byte, len(events)),
-		canon:   make([][]byte, len(events)),
-		done:    make(chan struct{}),
-	}
-	derived := map[string]int{}
+	r := &request{events: make([]entry, len(events)), done: make(chan struct{})}
+	// One buffer holds the canonical encodings of the request's events.
+	buf := make([]byte, 0, len(events)*canonGuess)
+	var derived map[string]int
 	for i := range events {
-		e := events[i]
+		e := events[i] // a copy: the canonical encoding carries this log's origin
 		e.Origin, e.HLC = l.self.ID, 0
 		if e.EventID == "" {
 			e.EventID = linkd.DeriveEventID(l.self.ID, &e)
+			if derived == nil {
+				derived = make(map[string]int)
+			}
 			if j, ok := derived[e.EventID]; ok {
 				return nil, &linkd.ValidationError{Problems: []linkd.Problem{{Field: field(len(events), i, "eventID"),
 					Reason: fmt.Sprintf("repeats events[%d] exactly; give each event an eventID if both are meant", j)}}}
 			}
 			derived[e.EventID] = i
 		}
-		r.events[i] = e
-		r.digests[i] = linkd.ContentDigest(&e)
-		r.canon[i] = linkd.AppendCanonical(make([]byte, 0, 1024), &e)
-		if len(r.canon[i]) > linkd.MaxEventBytes {
-			return nil, &linkd.Error{Code: linkd.ETooLarge, Message: fmt.Sprintf("event %d encodes to %d bytes; at most %d", i, len(r.canon[i]), linkd.MaxEventBytes)}
+		start := len(buf)
+		buf = linkd.AppendCanonical(buf, &e)
+		if n := len(buf) - start; n > linkd.MaxEventBytes {
+			return nil, &linkd.Error{Code: linkd.ETooLarge, Message: fmt.Sprintf("event %d encodes to %d bytes; at most %d", i, n, linkd.MaxEventBytes)}
 		}
+		// If buf moves later, canon keeps the old array, which nothing writes again.
+		r.events[i] = newEntry(&e, buf[start:len(buf):len(buf)])
 	}
 	select {
 	case l.reqs <- r:
@@ -354,32 +395,45 @@ func (l *Log) sequence() {
 	}
 }
 
+// canonGuess is a first guess at an event's canonical size, to size buffers.
+const canonGuess = 512
+
 // pendingID is an id written by the current group, not yet visible in the store.
 type pendingID struct {
-	index  int64
-	digest [32]byte
-	leaf   tlog.Hash
+	index int64
+	leaf  tlog.Hash
+	canon []byte // for comparing content, rarely needed
+}
+
+// failGroup answers every append of g with err.
+func failGroup(g *group, err error) {
+	for _, r := range g.reqs {
+		r.err = err
+	}
 }
 
 // commit assigns indexes, stamps, salts and tree hashes to a group's new
 // events and applies its batch to the store without waiting for the fsync.
 func (l *Log) commit(g *group, n int, prev *group) {
 	if err := l.stopErr(); err != nil {
-		for _, r := range g.reqs {
-			r.err = err
-		}
+		failGroup(g, err)
 		return
 	}
-	salts := make([]byte, n*linkd.SaltSize)
+	l.salts = slices.Grow(l.salts[:0], n*linkd.SaltSize)[:n*linkd.SaltSize]
+	salts := l.salts
 	if _, err := rand.Read(salts); err != nil {
 		l.stop(fmt.Errorf("read salts: %w", err))
-		for _, r := range g.reqs {
-			r.err = l.stopErr()
-		}
+		failGroup(g, l.stopErr())
 		return
 	}
-	w := &writeSet{buf: make([]byte, 0, n*1400), kvs: make([]kvRef, 0, n*11)}
-	pending := make(map[string]pendingID, n)
+	w := &l.ws
+	w.reset()
+	if l.pending == nil {
+		l.pending = make(map[string]pendingID, n)
+	}
+	pending := l.pending
+	clear(pending)
+	defer clear(pending) // drop the references to this group's events
 	start := l.frontier.Size()
 	var last linkd.HLC
 	for _, r := range g.reqs {
@@ -394,42 +448,29 @@ func (l *Log) commit(g *group, n int, prev *group) {
 				continue // acks filled by check
 			}
 			idx := l.frontier.Size()
-			e.HLC = l.clock.Now()
-			last = e.HLC
-			canon := r.canon[i]
-			binary.BigEndian.PutUint64(canon[len(canon)-8:], uint64(e.HLC))
+			hlc := l.clock.Now()
+			last = hlc
+			binary.BigEndian.PutUint64(e.canon[len(e.canon)-8:], uint64(hlc))
 			salt := salts[:linkd.SaltSize:linkd.SaltSize]
 			salts = salts[linkd.SaltSize:]
-			leaf := tlog.Hash(linkd.LeafHash(linkd.Commitment(canon, salt)))
+			leaf := tlog.Hash(linkd.LeafHash(linkd.Commitment(e.canon, salt)))
 			leafIndex := tlog.StoredHashIndex(0, idx)
 			if err := l.frontier.Append(leaf, func(x int64, h tlog.Hash) {
 				if x != leafIndex { // the leaf hash heads the event record
-					w.put(l.hashKey(x), h[:])
+					w.hash(x, h)
 				}
 			}); err != nil {
 				l.stop(err)
 				break
 			}
-			rec := make([]byte, 0, recordHeader+len(canon))
-			rec = append(append(append(rec, leaf[:]...), salt...), canon...)
-			w.put(l.eventKey(idx), rec)
-			var idv [40]byte
-			binary.BigEndian.PutUint64(idv[:8], uint64(idx))
-			copy(idv[8:], r.digests[i][:])
-			w.put(l.idKey(e.EventID), idv[:])
-			t := timeKey(e.EventDateTime.Time)
-			for _, ie := range indexEntries(e) {
-				w.put(appendPosition(indexPrefix(ie.ix, ie.value), t, l.num, idx), nil)
-			}
-			pending[e.EventID] = pendingID{idx, r.digests[i], leaf}
-			l.ids.Add(e.EventID)
-			r.acks[i] = linkd.Ack{EventID: e.EventID, LogIndex: idx, LeafHash: base64.StdEncoding.EncodeToString(leaf[:])}
+			w.event(e, idx, leaf, salt)
+			pending[e.id] = pendingID{idx, leaf, e.canon}
+			l.ids.Add(e.id)
+			r.acks[i] = linkd.Ack{EventID: e.id, LogIndex: idx, LeafHash: base64.StdEncoding.EncodeToString(leaf[:])}
 		}
 	}
 	if err := l.stopErr(); err != nil {
-		for _, r := range g.reqs {
-			r.err = err
-		}
+		failGroup(g, err)
 		return
 	}
 	size := l.frontier.Size()
@@ -443,18 +484,14 @@ func (l *Log) commit(g *group, n int, prev *group) {
 	}
 	if err != nil {
 		l.stop(err)
-		for _, r := range g.reqs {
-			r.err = l.stopErr()
-		}
+		failGroup(g, l.stopErr())
 		return
 	}
-	w.put(l.checkpointKey(size), g.note)
 	var meta [16]byte
 	binary.BigEndian.PutUint64(meta[:8], uint64(size))
 	binary.BigEndian.PutUint64(meta[8:], uint64(last))
-	w.put(l.metaKey(), meta[:])
-	b := l.db.NewBatchWithSize(len(w.buf) + 16*len(w.kvs))
-	w.apply(b)
+	b := l.newBatch(w.size + 2*opOverhead + 13 + len(g.note) + len(meta))
+	w.write(b, l, size, g.note, meta[:])
 	// This group was prepared while the previous one was being fsynced; it
 	// goes to the store only once that fsync succeeded. After a failed fsync
 	// nothing more reaches Pebble, whose WAL is then unusable.
@@ -463,17 +500,13 @@ func (l *Log) commit(g *group, n int, prev *group) {
 	}
 	if err := l.stopErr(); err != nil {
 		b.Close()
-		for _, r := range g.reqs {
-			r.err = err
-		}
+		failGroup(g, err)
 		return
 	}
 	if err := l.db.ApplyNoSyncWait(b, pebble.Sync); err != nil {
 		b.Close()
 		l.stop(fmt.Errorf("apply batch: %w", err))
-		for _, r := range g.reqs {
-			r.err = l.stopErr()
-		}
+		failGroup(g, l.stopErr())
 		return
 	}
 	g.batch, g.size = b, size
@@ -481,45 +514,82 @@ func (l *Log) commit(g *group, n int, prev *group) {
 	l.stats.Batches.Add(1)
 }
 
+// newBatch returns an empty batch for about size bytes, reusing one that an
+// earlier group left if there is one.
+func (l *Log) newBatch(size int) *pebble.Batch {
+	select {
+	case b := <-l.spare:
+		return b
+	default:
+		return l.db.NewBatchWithSize(size, pebble.WithMaxRetainedSizeBytes(maxRetainedBatch))
+	}
+}
+
+// releaseBatch keeps a synced batch for a later group, or closes it.
+func (l *Log) releaseBatch(b *pebble.Batch) {
+	b.Reset()
+	select {
+	case l.spare <- b:
+	default:
+		b.Close()
+	}
+}
+
+// maxRetainedBatch is the largest batch buffer kept for reuse; a full group
+// of 8,192 events takes about 8 MiB. Reusing batches spares the garbage
+// collector a large allocation per group.
+const maxRetainedBatch = 16 << 20
+
 // check looks up every event id of r in the store and in the current group.
 // It fills the acks of duplicates and returns which events are new, or the
-// error that rejects r whole.
+// error that rejects r whole. The result is valid until the next call.
 func (l *Log) check(r *request, pending map[string]pendingID) ([]bool, error) {
-	isNew := make([]bool, len(r.events))
+	isNew := slices.Grow(l.isNew[:0], len(r.events))[:len(r.events)]
+	l.isNew = isNew
+	clear(isNew)
 	r.acks = make([]linkd.Ack, len(r.events))
 	var conflicts []linkd.Problem
-	inRequest := make(map[string]bool, len(r.events))
+	var earlier map[string]bool // ids of r's events before the one checked, once one names another
 	for i := range r.events {
 		e := &r.events[i]
-		idx, digest, found, err := l.lookupID(e.EventID, pending)
+		hit, found, err := l.lookupID(e.id, pending)
 		if err != nil {
 			return nil, err
 		}
-		switch {
-		case !found:
+		if !found {
 			isNew[i] = true
-		case digest == r.digests[i]:
-			leaf, err := l.leafHash(e.EventID, idx, pending)
+		} else if same, err := l.sameContent(e, hit); err != nil {
+			return nil, err
+		} else if same {
+			leaf, err := l.leafHash(hit)
 			if err != nil {
 				return nil, err
 			}
-			r.acks[i] = linkd.Ack{EventID: e.EventID, LogIndex: idx, LeafHash: base64.StdEncoding.EncodeToString(leaf[:]), Duplicate: true}
-		default:
+			r.acks[i] = linkd.Ack{EventID: e.id, LogIndex: hit.index, LeafHash: base64.StdEncoding.EncodeToString(leaf[:]), Duplicate: true}
+		} else {
 			conflicts = append(conflicts, linkd.Problem{Field: field(len(r.events), i, "eventID"),
-				Reason: fmt.Sprintf("%s is already recorded at log index %d with different content; a correction is a new event that supersedes it", e.EventID, idx)})
+				Reason: fmt.Sprintf("%s is already recorded at log index %d with different content; a correction is a new event that supersedes it", e.id, hit.index)})
 		}
-		for _, ref := range []struct{ name, id string }{{"retractedEventID", e.RetractedEventID}, {"supersedesEventID", e.SupersedesEventID}} {
-			if ref.id == "" || inRequest[ref.id] {
+		if (e.retracted != "" || e.supersedes != "") && earlier == nil {
+			earlier = make(map[string]bool, i+1)
+			for j := range i {
+				earlier[r.events[j].id] = true
+			}
+		}
+		for _, ref := range []struct{ name, id string }{{"retractedEventID", e.retracted}, {"supersedesEventID", e.supersedes}} {
+			if ref.id == "" || earlier[ref.id] {
 				continue
 			}
-			if _, _, ok, err := l.lookupID(ref.id, pending); err != nil {
+			if _, ok, err := l.lookupID(ref.id, pending); err != nil {
 				return nil, err
 			} else if !ok {
 				return nil, &linkd.ValidationError{Problems: []linkd.Problem{{Field: field(len(r.events), i, ref.name),
 					Reason: fmt.Sprintf("no event %s in %s's log: a party can only correct events it recorded", ref.id, l.self.ID)}}}
 			}
 		}
-		inRequest[e.EventID] = true
+		if earlier != nil {
+			earlier[e.id] = true
+		}
 	}
 	if len(conflicts) > 0 {
 		msgs := make([]string, len(conflicts))
@@ -538,33 +608,70 @@ func field(n, i int, name string) string {
 	return fmt.Sprintf("events[%d].%s", i, name)
 }
 
-func (l *Log) lookupID(id string, pending map[string]pendingID) (int64, [32]byte, bool, error) {
+// idHit is where an event id is recorded.
+type idHit struct {
+	index   int64
+	digest  *[32]byte // the content digest, if the id entry stores one (older stores)
+	inGroup bool      // whether the current group wrote the id
+	pending pendingID // the group's entry, if it did
+}
+
+// lookupID finds id in the current group (pending; nil outside the
+// sequencer) or the store.
+func (l *Log) lookupID(id string, pending map[string]pendingID) (idHit, bool, error) {
 	if p, ok := pending[id]; ok {
-		return p.index, p.digest, true, nil
+		return idHit{index: p.index, inGroup: true, pending: p}, true, nil
 	}
 	if pending != nil && !l.ids.MayContain(id) {
-		return 0, [32]byte{}, false, nil // the sequencer's filter holds every id written
+		return idHit{}, false, nil // the sequencer's filter holds every id written
 	}
 	v, err := l.get(l.idKey(id))
 	if err != nil {
-		return 0, [32]byte{}, false, fmt.Errorf("look up event id: %w", err)
+		return idHit{}, false, fmt.Errorf("look up event id: %w", err)
 	}
-	if v == nil {
-		return 0, [32]byte{}, false, nil
+	switch len(v) {
+	case 0:
+		return idHit{}, false, nil // l.get's nil: absent
+	case idValueLen:
+		return idHit{index: be64(v)}, true, nil
+	case legacyIDValueLen:
+		d := [32]byte(v[8:])
+		return idHit{index: be64(v), digest: &d}, true, nil
 	}
-	if err := mustLen(v, 40, "event id entry"); err != nil {
-		return 0, [32]byte{}, false, err
-	}
-	var d [32]byte
-	copy(d[:], v[8:])
-	return be64(v), d, true, nil
+	return idHit{}, false, fmt.Errorf("corrupt event id entry: %d bytes, want %d", len(v), idValueLen)
 }
 
-func (l *Log) leafHash(id string, idx int64, pending map[string]pendingID) (tlog.Hash, error) {
-	if p, ok := pending[id]; ok {
-		return p.leaf, nil
+// sameContent reports whether e has the content of the event recorded at
+// hit. Both canonical encodings carry this log's origin, so they encode the
+// same content exactly when they match up to the clock stamp at their end.
+// Entries of older stores carry the content digest instead.
+func (l *Log) sameContent(e *entry, hit idHit) (bool, error) {
+	mine := e.canon[:len(e.canon)-8]
+	if hit.inGroup {
+		return bytes.Equal(mine, hit.pending.canon[:len(hit.pending.canon)-8]), nil
 	}
-	hs, err := l.hashReader().ReadHashes([]int64{tlog.StoredHashIndex(0, idx)})
+	if hit.digest != nil {
+		ev, err := linkd.DecodeCanonical(e.canon)
+		if err != nil {
+			return false, fmt.Errorf("decode event %s: %w", e.id, err)
+		}
+		return linkd.ContentDigest(&ev) == *hit.digest, nil
+	}
+	v, err := l.get(l.eventKey(hit.index))
+	if err != nil {
+		return false, fmt.Errorf("read event %d: %w", hit.index, err)
+	}
+	if len(v) < recordHeader+8 {
+		return false, fmt.Errorf("read event %d: missing or corrupt record", hit.index)
+	}
+	return bytes.Equal(mine, v[recordHeader:len(v)-8]), nil
+}
+
+func (l *Log) leafHash(hit idHit) (tlog.Hash, error) {
+	if hit.inGroup {
+		return hit.pending.leaf, nil
+	}
+	hs, err := l.hashReader().ReadHashes([]int64{tlog.StoredHashIndex(0, hit.index)})
 	if err != nil {
 		return tlog.Hash{}, err
 	}
@@ -581,10 +688,10 @@ func (l *Log) sync() {
 			err := g.batch.SyncWait()
 			took := time.Since(t0)
 			l.stats.SyncNanos.Add(int64(took))
-			g.batch.Close()
 			if err != nil {
+				g.batch.Close()
 				l.stop(fmt.Errorf("fsync: %w", err))
-			} else if l.stopErr() == nil {
+			} else if l.releaseBatch(g.batch); l.stopErr() == nil {
 				l.mu.Lock()
 				prev := l.durable
 				l.durable, l.checkpoint, l.cp = g.size, g.note, g.cp

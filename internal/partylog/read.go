@@ -56,14 +56,14 @@ func (l *Log) Get(ctx context.Context, index int64) (linkd.Recorded, error) {
 
 // GetByID returns the event with the given id.
 func (l *Log) GetByID(ctx context.Context, id string) (linkd.Recorded, error) {
-	idx, _, found, err := l.lookupID(id, nil)
+	hit, found, err := l.lookupID(id, nil)
 	if err != nil {
 		return linkd.Recorded{}, err
 	}
-	if !found || idx >= l.Size() {
+	if !found || hit.index >= l.Size() {
 		return linkd.Recorded{}, linkd.Errorf(linkd.ENotFound, "no event %s", clip(id))
 	}
-	return l.read(idx)
+	return l.read(hit.index)
 }
 
 func (l *Log) read(index int64) (linkd.Recorded, error) {
