@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"runtime/pprof"
@@ -45,13 +44,40 @@ func newBenchCmd() *cobra.Command {
 	return cmd
 }
 
+// ingestFlags are the flags `bench ingest` and `bench http` share.
+type ingestFlags struct {
+	events    int
+	dir       string
+	scenarios string
+	json      bool
+}
+
+func (f *ingestFlags) add(cmd *cobra.Command, eventsHelp, example string) {
+	cmd.Flags().IntVar(&f.events, "events", 0, eventsHelp)
+	cmd.Flags().StringVar(&f.dir, "dir", "", "directory for the stores (default: a temporary directory, removed after)")
+	cmd.Flags().StringVar(&f.scenarios, "scenarios", "", "comma-separated BATCHxCLIENTS, e.g. "+example)
+	cmd.Flags().BoolVar(&f.json, "json", false, "print results as JSON")
+}
+
+// config is the benchmark's configuration; progress goes to stderr unless
+// the output is JSON.
+func (f *ingestFlags) config(cmd *cobra.Command) (bench.IngestConfig, error) {
+	cfg := bench.IngestConfig{Dir: f.dir, Events: f.events}
+	if f.scenarios != "" {
+		s, err := parseScenarios(f.scenarios)
+		if err != nil {
+			return cfg, &exitError{exitUsage, err}
+		}
+		cfg.Scenarios = s
+	}
+	if !f.json {
+		cfg.Progress = cmd.ErrOrStderr()
+	}
+	return cfg, nil
+}
+
 func newBenchIngestCmd() *cobra.Command {
-	var (
-		events    int
-		dir       string
-		scenarios string
-		asJSON    bool
-	)
+	var f ingestFlags
 	cmd := &cobra.Command{
 		Use:   "ingest",
 		Short: "Durable events/s and ack latency of one party log",
@@ -62,39 +88,28 @@ acknowledged event is fsynced, hashed into the Merkle tree and covered by a
 signed checkpoint, as in production.
 
 The default scenarios are batches of 1, 100 and 1,000 from one client and
-from four, and 64 concurrent single-event writers.`,
+from four, 64 concurrent single-event writers, and 64 clients sending
+batches of 100.`,
 		Example: `  linkd bench ingest
   linkd bench ingest --scenarios 100x1,1x64 --events 100000 --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg := bench.IngestConfig{Dir: dir, Events: events}
-			if scenarios != "" {
-				s, err := parseScenarios(scenarios)
-				if err != nil {
-					return &exitError{exitUsage, err}
-				}
-				cfg.Scenarios = s
-			}
-			if !asJSON {
-				cfg.Progress = cmd.ErrOrStderr()
+			cfg, err := f.config(cmd)
+			if err != nil {
+				return err
 			}
 			res, shape, err := bench.Ingest(cmd.Context(), cfg)
 			if err != nil {
 				return &exitError{exitInternal, err}
 			}
-			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(map[string]any{"shape": shape, "results": res})
+			if f.json {
+				return printJSON(cmd.OutOrStdout(), map[string]any{"shape": shape, "results": res})
 			}
 			bench.PrintIngest(cmd.OutOrStdout(), res, shape)
 			return nil
 		},
 	}
-	cmd.Flags().IntVar(&events, "events", 0, "events per scenario (default 50,000; 20,000 for one client with batches of 1)")
-	cmd.Flags().StringVar(&dir, "dir", "", "directory for the stores (default: a temporary directory, removed after)")
-	cmd.Flags().StringVar(&scenarios, "scenarios", "", "comma-separated BATCHxCLIENTS, e.g. 1x1,100x1,1000x4,1x64")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print results as JSON")
+	f.add(cmd, "events per scenario (default 50,000; 20,000 for one client with batches of 1)", "1x1,100x1,1000x4,1x64")
 	return cmd
 }
 

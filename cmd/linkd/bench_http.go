@@ -7,12 +7,7 @@ import (
 )
 
 func newBenchHTTPCmd() *cobra.Command {
-	var (
-		events    int
-		dir       string
-		scenarios string
-		asJSON    bool
-	)
+	var f ingestFlags
 	cmd := &cobra.Command{
 		Use:   "http",
 		Short: "Durable events/s and latency through a node's HTTPS API",
@@ -27,32 +22,22 @@ requests, and 64 clients sending batches of 100.`,
   linkd bench http --scenarios 100x64 --events 200000 --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg := bench.IngestConfig{Dir: dir, Events: events}
-			if scenarios != "" {
-				s, err := parseScenarios(scenarios)
-				if err != nil {
-					return &exitError{exitUsage, err}
-				}
-				cfg.Scenarios = s
-			}
-			if !asJSON {
-				cfg.Progress = cmd.ErrOrStderr()
+			cfg, err := f.config(cmd)
+			if err != nil {
+				return err
 			}
 			res, err := bench.HTTPIngest(cmd.Context(), cfg)
 			if err != nil {
 				return &exitError{exitInternal, err}
 			}
-			if asJSON {
+			if f.json {
 				return printJSON(cmd.OutOrStdout(), res)
 			}
 			bench.PrintHTTPIngest(cmd.OutOrStdout(), res)
 			return nil
 		},
 	}
-	cmd.Flags().IntVar(&events, "events", 0, "events per scenario (default 100,000; 40,000 for single-event requests)")
-	cmd.Flags().StringVar(&dir, "dir", "", "directory for the nodes (default: a temporary directory, removed after)")
-	cmd.Flags().StringVar(&scenarios, "scenarios", "", "comma-separated BATCHxCLIENTS, e.g. 1x64,100x64")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print results as JSON")
+	f.add(cmd, "events per scenario (default 100,000; 40,000 for single-event requests)", "1x64,100x64")
 	return cmd
 }
 
