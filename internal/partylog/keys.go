@@ -6,20 +6,24 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
+
 	"github.com/linkd-dev/linkd"
 )
 
 // Key layout. Every key of one log carries its 4-byte log number, so one
-// store can hold a node's own log and, later, the logs it replicates from
-// peers. Index keys put the log number after the event time so a scan of one
+// store holds a node's own log (number 0) and the replicas of its peers'
+// logs (see Logs). Index keys put the log number after the event time so a scan of one
 // index walks every log's events in event-time order.
 //
 //	'm' log                                  → size(8) lastHLC(8)
 //	'h' log storedHashIndex(8)               → hash(32), for levels ≥ 1
-//	'e' log index(8)                         → leafHash(32) salt(32) canonical event
+//	'e' log index(8)                         → leafHash(32) salt(32) canonical event,
+//	                                           or leafHash(32) alone in a replica that holds only the commitment
 //	'c' log size(8)                          → signed checkpoint note
 //	'i' log eventID                          → index(8)
 //	'x' kind value 0x00 time(8) log(4) index(8) → (empty)
+//	'n' partyID                              → log number(4) of its replica
 //
 // Id entries written before the content digest left them are index(8)
 // contentDigest(32); reads accept both. An event's record already says what
@@ -33,6 +37,13 @@ const (
 	prefixID         = 'i'
 	prefixIndex      = 'x'
 )
+
+// space is one log's key namespace in a store: its own log or a replica of
+// a peer's. Every key of the log carries num.
+type space struct {
+	db  *pebble.DB
+	num uint32
+}
 
 // Index names a secondary index.
 type Index byte
@@ -78,24 +89,24 @@ const (
 	legacyIDValueLen = 8 + 32
 )
 
-func (l *Log) metaKey() []byte { return l.key(prefixMeta, 0) }
+func (l *space) metaKey() []byte { return l.key(prefixMeta, 0) }
 
-func (l *Log) key(prefix byte, n uint64) []byte { return l.appendKey(make([]byte, 0, 13), prefix, n) }
+func (l *space) key(prefix byte, n uint64) []byte { return l.appendKey(make([]byte, 0, 13), prefix, n) }
 
 // appendKey appends the key prefix log n to k.
-func (l *Log) appendKey(k []byte, prefix byte, n uint64) []byte {
+func (l *space) appendKey(k []byte, prefix byte, n uint64) []byte {
 	k = append(k, prefix)
 	k = binary.BigEndian.AppendUint32(k, l.num)
 	return binary.BigEndian.AppendUint64(k, n)
 }
 
-func (l *Log) hashKey(i int64) []byte       { return l.key(prefixHash, uint64(i)) }
-func (l *Log) eventKey(i int64) []byte      { return l.key(prefixEvent, uint64(i)) }
-func (l *Log) checkpointKey(s int64) []byte { return l.key(prefixCheckpoint, uint64(s)) }
+func (l *space) hashKey(i int64) []byte       { return l.key(prefixHash, uint64(i)) }
+func (l *space) eventKey(i int64) []byte      { return l.key(prefixEvent, uint64(i)) }
+func (l *space) checkpointKey(s int64) []byte { return l.key(prefixCheckpoint, uint64(s)) }
 
-func (l *Log) idKey(id string) []byte { return l.appendIDKey(make([]byte, 0, 5+len(id)), id) }
+func (l *space) idKey(id string) []byte { return l.appendIDKey(make([]byte, 0, 5+len(id)), id) }
 
-func (l *Log) appendIDKey(k []byte, id string) []byte {
+func (l *space) appendIDKey(k []byte, id string) []byte {
 	k = append(k, prefixID)
 	k = binary.BigEndian.AppendUint32(k, l.num)
 	return append(k, id...)

@@ -66,10 +66,9 @@ type CommitInfo struct {
 
 // Log is one party's log. All methods are safe for concurrent use.
 type Log struct {
-	db       *pebble.DB
+	space
 	self     linkd.Party
 	origin   string
-	num      uint32
 	signer   tlog.Signer
 	verifier tlog.Verifier
 	vkey     string
@@ -181,7 +180,7 @@ func Open(db *pebble.DB, cfg Config) (*Log, error) {
 		maxGroup = 8192
 	}
 	l := &Log{
-		db: db, self: cfg.Self, origin: origin, num: cfg.LogNumber,
+		space: space{db, cfg.LogNumber}, self: cfg.Self, origin: origin,
 		signer: signer, verifier: verifier, vkey: vkey,
 		logger:   logger.With("party", cfg.Self.ID),
 		onCommit: cfg.OnCommit,
@@ -491,7 +490,7 @@ func (l *Log) commit(g *group, n int, prev *group) {
 	binary.BigEndian.PutUint64(meta[:8], uint64(size))
 	binary.BigEndian.PutUint64(meta[8:], uint64(last))
 	b := l.newBatch(w.size + 2*opOverhead + 13 + len(g.note) + len(meta))
-	w.write(b, l, size, g.note, meta[:])
+	w.write(b, &l.space, size, g.note, meta[:])
 	// This group was prepared while the previous one was being fsynced; it
 	// goes to the store only once that fsync succeeded. After a failed fsync
 	// nothing more reaches Pebble, whose WAL is then unusable.
@@ -726,7 +725,7 @@ func (l *Log) sync() {
 }
 
 // get returns a copy of the value at key, or nil when absent.
-func (l *Log) get(key []byte) ([]byte, error) {
+func (l *space) get(key []byte) ([]byte, error) {
 	v, closer, err := l.db.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, nil
@@ -740,9 +739,9 @@ func (l *Log) get(key []byte) ([]byte, error) {
 }
 
 // hashReader reads stored tree hashes.
-func (l *Log) hashReader() tlog.HashReader { return hashReader{l} }
+func (l *space) hashReader() tlog.HashReader { return hashReader{l} }
 
-type hashReader struct{ l *Log }
+type hashReader struct{ l *space }
 
 func (r hashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))

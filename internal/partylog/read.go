@@ -66,10 +66,14 @@ func (l *Log) GetByID(ctx context.Context, id string) (linkd.Recorded, error) {
 	return l.read(hit.index)
 }
 
-func (l *Log) read(index int64) (linkd.Recorded, error) {
+func (l *space) read(index int64) (linkd.Recorded, error) {
 	v, err := l.get(l.eventKey(index))
 	if err != nil {
 		return linkd.Recorded{}, fmt.Errorf("read event %d: %w", index, err)
+	}
+	if len(v) == len(tlog.Hash{}) {
+		// A replica's entry held as its commitment only: not visible here.
+		return linkd.Recorded{}, linkd.Errorf(linkd.ENotFound, "no event at log index %d", index)
 	}
 	if len(v) < recordHeader {
 		return linkd.Recorded{}, fmt.Errorf("read event %d: missing or corrupt record", index)
@@ -100,8 +104,15 @@ type Page struct {
 // MaxPageSize bounds Query.Limit.
 const MaxPageSize = 1000
 
-// Scan returns one page of the events matching q.
+// Scan returns one page of the events of this log matching q.
 func (l *Log) Scan(ctx context.Context, q Query) (Page, error) {
+	size := l.Size()
+	return scan(ctx, l.db, q, func(num uint32) (int64, bool) { return size, num == l.num })
+}
+
+// scan returns one page of the events matching q in the logs that sizeOf
+// accepts, up to each log's durable size.
+func scan(ctx context.Context, db *pebble.DB, q Query, sizeOf func(num uint32) (int64, bool)) (Page, error) {
 	if q.Limit == 0 {
 		q.Limit = 100
 	}
@@ -135,12 +146,11 @@ func (l *Log) Scan(ctx context.Context, q Query) (Page, error) {
 	} else {
 		upper[len(upper)-1] = 1 // just past every key under prefix (which ends in 0)
 	}
-	it, err := l.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	it, err := db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		return Page{}, fmt.Errorf("scan: %w", err)
 	}
 	defer it.Close()
-	size := l.Size()
 	var page Page
 	var lastPos []byte
 	for ok := it.First(); ok; ok = it.Next() {
@@ -149,7 +159,9 @@ func (l *Log) Scan(ctx context.Context, q Query) (Page, error) {
 			continue
 		}
 		pos := k[len(prefix):]
-		if binary.BigEndian.Uint32(pos[8:12]) != l.num {
+		num := binary.BigEndian.Uint32(pos[8:12])
+		size, ok := sizeOf(num)
+		if !ok {
 			continue
 		}
 		idx := be64(pos[12:])
@@ -160,7 +172,7 @@ func (l *Log) Scan(ctx context.Context, q Query) (Page, error) {
 			page.Next = encodeCursor(lastPos)
 			break
 		}
-		rec, err := l.read(idx)
+		rec, err := (&space{db, num}).read(idx)
 		if err != nil {
 			return Page{}, err
 		}
@@ -329,3 +341,100 @@ func (l *Log) Audit(ctx context.Context, progress func(done, total int64)) (Audi
 	}
 	return rep, cit.Error()
 }
+
+// RawEntry is one entry of the log as stored: its leaf hash and, for an event
+// this node holds, its salt and canonical encoding. The slices are valid only
+// during the callback that receives them.
+type RawEntry struct {
+	Index int64
+	Leaf  tlog.Hash
+	Salt  []byte // nil for an entry held as a commitment only
+	Canon []byte
+}
+
+// ReadRange calls fn with each entry in [from, to) in index order; to must
+// not exceed Size. It stops at the first error fn returns.
+func (l *Log) ReadRange(ctx context.Context, from, to int64, fn func(*RawEntry) error) error {
+	if from < 0 || from > to || to > l.Size() {
+		return linkd.Errorf(linkd.EInvalid, "range %d..%d is outside the log of size %d", from, to, l.Size())
+	}
+	return readRange(ctx, &l.space, from, to, fn)
+}
+
+func readRange(ctx context.Context, s *space, from, to int64, fn func(*RawEntry) error) error {
+	if from == to {
+		return nil
+	}
+	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: s.eventKey(from), UpperBound: s.eventKey(to)})
+	if err != nil {
+		return fmt.Errorf("read range: %w", err)
+	}
+	defer it.Close()
+	next := from
+	var re RawEntry
+	for ok := it.First(); ok; ok = it.Next() {
+		idx := be64(it.Key()[5:])
+		if idx != next {
+			return fmt.Errorf("read range: entry %d is missing: the store is damaged", next)
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return fmt.Errorf("read range: entry %d: %w", idx, err)
+		}
+		re = RawEntry{Index: idx}
+		switch {
+		case len(v) == len(tlog.Hash{}):
+			copy(re.Leaf[:], v)
+		case len(v) > recordHeader:
+			copy(re.Leaf[:], v)
+			re.Salt, re.Canon = v[32:recordHeader:recordHeader], v[recordHeader:]
+		default:
+			return fmt.Errorf("read range: entry %d: corrupt record of %d bytes", idx, len(v))
+		}
+		if err := fn(&re); err != nil {
+			return err
+		}
+		next++
+	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("read range: %w", err)
+	}
+	if next != to {
+		return fmt.Errorf("read range: entry %d is missing: the store is damaged", next)
+	}
+	return nil
+}
+
+// CheckpointBoundary returns the size of the largest checkpoint the log
+// issued in (from, limit], or, when it issued none there, the smallest above
+// limit; limit is clipped to Size. Every committed batch ends in a checkpoint,
+// so a reader that follows the log frame by frame can end each frame at a
+// size the log signed.
+func (l *Log) CheckpointBoundary(from, limit int64) (int64, error) {
+	size := l.Size()
+	if limit > size {
+		limit = size
+	}
+	if from >= size {
+		return 0, linkd.Errorf(linkd.EInvalid, "no checkpoint above %d in a log of size %d", from, size)
+	}
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: l.checkpointKey(from + 1), UpperBound: l.checkpointKey(size + 1)})
+	if err != nil {
+		return 0, err
+	}
+	defer it.Close()
+	if limit > from && it.SeekLT(l.checkpointKey(limit+1)) {
+		return be64(it.Key()[5:]), nil
+	}
+	if it.First() {
+		return be64(it.Key()[5:]), nil
+	}
+	if err := it.Error(); err != nil {
+		return 0, err
+	}
+	return 0, fmt.Errorf("no checkpoint between %d and %d: the store is damaged", from, size)
+}
+
+// Observe folds a clock stamp seen on a peer's event into the log's hybrid
+// logical clock, so events recorded after it order after it.
+func (l *Log) Observe(h linkd.HLC) { l.clock.Observe(h) }

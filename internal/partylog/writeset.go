@@ -125,6 +125,13 @@ func (w *writeSet) event(e *entry, index int64, leaf tlog.Hash, salt []byte) {
 	w.file(w.timePair)
 }
 
+// commitment files an entry held only as its leaf hash: a replica's entry
+// whose payload this node may not hold. It has no id or index entries.
+func (w *writeSet) commitment(index int64, leaf tlog.Hash) {
+	w.records = append(w.records, recordRef{index: index, leaf: leaf, first: len(w.entries)})
+	w.size += opOverhead + 13 + len(leaf)
+}
+
 // Slots of byValue.
 var valueSlot = [256]uint8{ByBooking: 0, ByTransportDocument: 1, ByEquipment: 2, ByLocation: 3}
 
@@ -203,7 +210,7 @@ func (w *writeSet) hash(x int64, h tlog.Hash) {
 
 // write puts the group's writes, the checkpoint note of the log's new size
 // and the log's meta value into b in key order.
-func (w *writeSet) write(b *pebble.Batch, l *Log, size int64, note, meta []byte) {
+func (w *writeSet) write(b *pebble.Batch, l *space, size int64, note, meta []byte) {
 	set := func(key []byte, valueLen int) []byte {
 		op := b.SetDeferred(len(key), valueLen)
 		copy(op.Key, key)
@@ -212,6 +219,10 @@ func (w *writeSet) write(b *pebble.Batch, l *Log, size int64, note, meta []byte)
 	var kb [64]byte
 	copy(set(l.appendKey(kb[:0], prefixCheckpoint, uint64(size)), len(note)), note)
 	for _, r := range w.records {
+		if r.canon == nil {
+			copy(set(l.appendKey(kb[:0], prefixEvent, uint64(r.index)), len(r.leaf)), r.leaf[:])
+			continue
+		}
 		v := set(l.appendKey(kb[:0], prefixEvent, uint64(r.index)), recordHeader+len(r.canon))
 		copy(v, r.leaf[:])
 		copy(v[32:], r.salt)

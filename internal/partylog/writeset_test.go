@@ -59,7 +59,7 @@ func TestWriteSetWritesKeysInOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	l := &Log{db: db, num: 3}
+	l := &space{db: db, num: 3}
 	evs := events(12, 700)
 	evs[5].EventType, evs[5].ShipmentEventTypeCode, evs[5].TransportEventTypeCode, evs[5].EquipmentEventTypeCode = "OTHER", "", "", ""
 	var w writeSet

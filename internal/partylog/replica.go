@@ -1,0 +1,403 @@
+package partylog
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/linkd-dev/linkd"
+	"github.com/linkd-dev/linkd/internal/tlog"
+)
+
+// A Replica is a peer's log as this node holds it: the commitment of every
+// entry, so the whole tree can be checked against the peer's signed
+// checkpoints, and the payloads this node is entitled to and allowed to
+// store, filed in the same indexes as the node's own events.
+//
+// A replica grows only by Apply, which verifies before it writes: the
+// checkpoint's signature, that the new entries extend the verified tree to
+// exactly the checkpoint's root (a batch proof of consistency and of the
+// inclusion of every payload), and that each payload is one the caller
+// admits. A frame that fails any check leaves nothing behind.
+type Replica struct {
+	space
+	party    linkd.Party
+	origin   string
+	logKey   string
+	verifier tlog.Verifier
+	logger   *slog.Logger
+
+	apply    sync.Mutex // one Apply at a time
+	frontier *tlog.Frontier
+	ws       writeSet
+	lastHLC  linkd.HLC
+
+	mu         sync.RWMutex
+	size       int64            // guarded by mu
+	checkpoint []byte           // guarded by mu
+	cp         linkd.Checkpoint // guarded by mu
+}
+
+// RemoteEntry is one entry of a peer's log as a link delivers it: the event's
+// canonical encoding and salt when this node may hold the payload, else only
+// the leaf hash of its commitment.
+type RemoteEntry struct {
+	Canon []byte    // canonical encoding; nil for a commitment only
+	Salt  []byte    // the commitment's salt; with Canon
+	Leaf  tlog.Hash // the leaf hash; used when Canon is nil
+}
+
+// ApplyResult is what one Apply did.
+type ApplyResult struct {
+	Size     int64     // the replica's verified size afterwards
+	Payloads int       // events stored with their payload
+	Hashes   int       // entries stored as a commitment only
+	MaxHLC   linkd.HLC // the largest clock stamp among the stored events
+}
+
+// Kinds of Apply failure. A *ReplicaError matches its kind with errors.Is.
+var (
+	ErrBadCheckpoint = errors.New("checkpoint does not verify") // signature, key or origin
+	ErrGap           = errors.New("entries do not start at the replica's size")
+	ErrRootMismatch  = errors.New("entries do not produce the checkpoint's root")
+	ErrBadEntry      = errors.New("malformed entry")
+	ErrNotAdmitted   = errors.New("payload refused")
+	ErrFork          = errors.New("checkpoint contradicts the verified tree") // equivocation; see Fork
+)
+
+// ReplicaError says why Apply refused a frame.
+type ReplicaError struct {
+	Kind   error
+	Detail string
+	Fork   *Fork // set for ErrFork
+}
+
+func (e *ReplicaError) Error() string        { return e.Detail }
+func (e *ReplicaError) Is(target error) bool { return target == e.Kind }
+func (e *ReplicaError) Unwrap() error        { return e.Kind }
+
+// Fork is a proof that the origin signed two checkpoints that cannot both be
+// true: Ours (the newest this replica verified) and Theirs. When their sizes
+// differ, Proof is the consistency proof, from the larger tree this replica
+// holds, that the tree at the smaller size has root Implied, which is not the
+// smaller checkpoint's root.
+type Fork struct {
+	Ours, Theirs []byte
+	Implied      tlog.Hash
+	Proof        []tlog.Hash
+}
+
+// ReplicaConfig configures a Replica.
+type ReplicaConfig struct {
+	Party     linkd.Party // the peer whose log this is
+	LogKey    string      // its log verifier key; named linkd.LogOrigin(Party.ID)
+	LogNumber uint32      // key namespace; Logs assigns one per origin
+	Logger    *slog.Logger
+}
+
+func openReplica(db *pebble.DB, cfg ReplicaConfig) (*Replica, error) {
+	v, err := tlog.NewVerifier(cfg.LogKey)
+	if err != nil {
+		return nil, fmt.Errorf("replica of %s: %w", cfg.Party.ID, err)
+	}
+	origin := linkd.LogOrigin(cfg.Party.ID)
+	if v.Name() != origin {
+		return nil, fmt.Errorf("replica of %s: the log key is named %q, want %q", cfg.Party.ID, v.Name(), origin)
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	r := &Replica{space: space{db, cfg.LogNumber}, party: cfg.Party, origin: origin, logKey: cfg.LogKey, verifier: v,
+		logger: logger.With("replica", cfg.Party.ID)}
+	meta, err := r.get(r.metaKey())
+	if err != nil {
+		return nil, fmt.Errorf("replica of %s: read meta: %w", cfg.Party.ID, err)
+	}
+	if meta == nil {
+		r.frontier = tlog.NewFrontier()
+		return r, nil
+	}
+	if err := mustLen(meta, 16, "replica meta"); err != nil {
+		return nil, err
+	}
+	size := be64(meta)
+	r.lastHLC = linkd.HLC(binary.BigEndian.Uint64(meta[8:]))
+	if r.frontier, err = tlog.LoadFrontier(size, r.hashReader()); err != nil {
+		return nil, fmt.Errorf("replica of %s: %w", cfg.Party.ID, err)
+	}
+	note, err := r.get(r.checkpointKey(size))
+	if err != nil || note == nil {
+		return nil, fmt.Errorf("replica of %s: no checkpoint for size %d: the store is damaged (%v)", cfg.Party.ID, size, err)
+	}
+	cp, err := tlog.OpenCheckpoint(note, v)
+	if err != nil {
+		return nil, fmt.Errorf("replica of %s: newest checkpoint: %w", cfg.Party.ID, err)
+	}
+	root, err := r.frontier.Root()
+	if err != nil {
+		return nil, err
+	}
+	if cp.Size != size || cp.Hash != root {
+		return nil, fmt.Errorf("replica of %s: the stored tree (size %d) does not match its newest checkpoint (size %d): the store is damaged", cfg.Party.ID, size, cp.Size)
+	}
+	r.size, r.checkpoint, r.cp = size, note, cp
+	return r, nil
+}
+
+// Party is the peer whose log this is.
+func (r *Replica) Party() linkd.Party { return r.party }
+
+// Origin is the replicated log's checkpoint origin.
+func (r *Replica) Origin() string { return r.origin }
+
+// Verifier verifies the origin's checkpoint signatures.
+func (r *Replica) Verifier() tlog.Verifier { return r.verifier }
+
+// Size is the verified size of the replica.
+func (r *Replica) Size() int64 {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.size
+}
+
+// Checkpoint returns the newest verified checkpoint and its body.
+func (r *Replica) Checkpoint() ([]byte, linkd.Checkpoint) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.checkpoint, r.cp
+}
+
+// CheckpointAt returns the origin's checkpoint of exactly size, if this
+// replica verified one there.
+func (r *Replica) CheckpointAt(size int64) ([]byte, error) {
+	if size <= 0 || size > r.Size() {
+		return nil, linkd.Errorf(linkd.ENotFound, "no checkpoint of size %d", size)
+	}
+	v, err := r.get(r.checkpointKey(size))
+	if err != nil {
+		return nil, err
+	}
+	if v == nil {
+		return nil, linkd.Errorf(linkd.ENotFound, "no checkpoint of %s at size %d was received", r.party.ID, size)
+	}
+	return v, nil
+}
+
+// TreeHash returns the root of the replicated tree at size (≤ Size).
+func (r *Replica) TreeHash(size int64) (tlog.Hash, error) {
+	if size < 0 || size > r.Size() {
+		return tlog.Hash{}, linkd.Errorf(linkd.ENotFound, "tree size %d is beyond the replica's %d", size, r.Size())
+	}
+	return tlog.TreeHash(size, r.hashReader())
+}
+
+// ConsistencyProof proves the tree of size old a prefix of the tree of size
+// (both ≤ Size).
+func (r *Replica) ConsistencyProof(old, size int64) ([]tlog.Hash, error) {
+	if old < 1 || old > size || size > r.Size() {
+		return nil, linkd.Errorf(linkd.EInvalid, "no consistency proof from %d to %d in a replica of size %d", old, size, r.Size())
+	}
+	return tlog.ConsistencyProof(old, size, r.hashReader())
+}
+
+// InclusionProof returns the audit path of entry index in the tree of size.
+func (r *Replica) InclusionProof(index, size int64) ([]tlog.Hash, error) {
+	if index < 0 || index >= size || size > r.Size() {
+		return nil, linkd.Errorf(linkd.EInvalid, "no entry %d in a replica tree of size %d", index, size)
+	}
+	return tlog.InclusionProof(index, size, r.hashReader())
+}
+
+// Get returns the event at index if this node holds its payload.
+func (r *Replica) Get(ctx context.Context, index int64) (linkd.Recorded, error) {
+	if index < 0 || index >= r.Size() {
+		return linkd.Recorded{}, linkd.Errorf(linkd.ENotFound, "no event at index %d of %s's log", index, r.party.ID)
+	}
+	return r.read(index)
+}
+
+// Apply verifies a frame from the origin — its signed checkpoint note and the
+// entries from index from up to the checkpoint's size — and stores it in one
+// durable batch. admit is asked about every payload before anything is
+// written; an error from it refuses the whole frame (ErrNotAdmitted).
+//
+// A checkpoint no larger than the replica is checked against the verified
+// tree and, when it agrees, changes nothing; when it does not, the error
+// carries a Fork. Entries the replica already holds (from < Size) are
+// skipped after their leaf hashes are checked against the stored ones.
+func (r *Replica) Apply(ctx context.Context, from int64, note []byte, entries []RemoteEntry, admit func(*linkd.Event) error) (ApplyResult, error) {
+	cp, err := tlog.OpenCheckpoint(note, r.verifier)
+	if err != nil {
+		return ApplyResult{}, &ReplicaError{Kind: ErrBadCheckpoint, Detail: fmt.Sprintf("checkpoint of %s: %v", r.party.ID, err)}
+	}
+	if cp.Origin != r.origin {
+		return ApplyResult{}, &ReplicaError{Kind: ErrBadCheckpoint, Detail: fmt.Sprintf("checkpoint origin %q is not %q", cp.Origin, r.origin)}
+	}
+	r.apply.Lock()
+	defer r.apply.Unlock()
+	size := r.frontier.Size()
+	if cp.Size <= size {
+		if err := r.checkOld(note, cp); err != nil {
+			return ApplyResult{}, err
+		}
+		return ApplyResult{Size: size}, nil
+	}
+	if from > size || from < 0 {
+		return ApplyResult{}, &ReplicaError{Kind: ErrGap, Detail: fmt.Sprintf("entries of %s start at %d; the replica holds %d", r.party.ID, from, size)}
+	}
+	if from+int64(len(entries)) != cp.Size {
+		return ApplyResult{}, &ReplicaError{Kind: ErrRootMismatch, Detail: fmt.Sprintf("%d entries from %d do not reach the checkpoint's size %d", len(entries), from, cp.Size)}
+	}
+	// Entries the replica has already: their leaves must be the stored ones.
+	if skip := size - from; skip > 0 {
+		for i := int64(0); i < skip; i++ {
+			leaf, err := entryLeaf(&entries[i])
+			if err != nil {
+				return ApplyResult{}, err
+			}
+			hs, err := r.hashReader().ReadHashes([]int64{tlog.StoredHashIndex(0, from+i)})
+			if err != nil {
+				return ApplyResult{}, err
+			}
+			if hs[0] != leaf {
+				return ApplyResult{}, &ReplicaError{Kind: ErrRootMismatch, Detail: fmt.Sprintf("entry %d of %s differs from the one verified before", from+i, r.party.ID)}
+			}
+		}
+		entries = entries[skip:]
+	}
+
+	w := &r.ws
+	w.reset()
+	res := ApplyResult{}
+	events := make([]entry, 0, len(entries))
+	maxHLC := r.lastHLC
+	f := r.frontier
+	failed := func(err error) (ApplyResult, error) {
+		// Roll the frontier back to what is durable.
+		nf, lerr := tlog.LoadFrontier(size, r.hashReader())
+		if lerr != nil {
+			return ApplyResult{}, errors.Join(err, lerr)
+		}
+		r.frontier = nf
+		return ApplyResult{}, err
+	}
+	leafIndex := int64(-1)
+	storeHash := func(x int64, h tlog.Hash) {
+		if x != leafIndex {
+			w.hash(x, h)
+		}
+	}
+	for i := range entries {
+		re := &entries[i]
+		idx := f.Size()
+		leaf, err := entryLeaf(re)
+		if err != nil {
+			return failed(err)
+		}
+		leafIndex = tlog.StoredHashIndex(0, idx)
+		if err := f.Append(leaf, storeHash); err != nil {
+			return failed(err)
+		}
+		if re.Canon == nil {
+			w.commitment(idx, leaf)
+			res.Hashes++
+			continue
+		}
+		ev, err := linkd.DecodeCanonical(re.Canon)
+		if err != nil {
+			return failed(&ReplicaError{Kind: ErrBadEntry, Detail: fmt.Sprintf("entry %d of %s: %v", idx, r.party.ID, err)})
+		}
+		if ev.Origin != r.party.ID {
+			return failed(&ReplicaError{Kind: ErrBadEntry, Detail: fmt.Sprintf("entry %d of %s's log names origin %q", idx, r.party.ID, ev.Origin)})
+		}
+		if admit != nil {
+			if err := admit(&ev); err != nil {
+				return failed(&ReplicaError{Kind: ErrNotAdmitted, Detail: fmt.Sprintf("entry %d (event %s) of %s: %v", idx, ev.EventID, r.party.ID, err)})
+			}
+		}
+		maxHLC = max(maxHLC, ev.HLC)
+		events = append(events, newEntry(&ev, re.Canon))
+		w.event(&events[len(events)-1], idx, leaf, re.Salt)
+		res.Payloads++
+	}
+	root, err := f.Root()
+	if err != nil {
+		return failed(err)
+	}
+	if root != cp.Hash {
+		return failed(&ReplicaError{Kind: ErrRootMismatch, Detail: fmt.Sprintf("entries %d..%d of %s produce root %x, the checkpoint says %x", from, cp.Size, r.party.ID, root[:8], cp.Hash[:8])})
+	}
+	if err := ctx.Err(); err != nil {
+		return failed(err)
+	}
+	var meta [16]byte
+	binary.BigEndian.PutUint64(meta[:8], uint64(cp.Size))
+	binary.BigEndian.PutUint64(meta[8:], uint64(maxHLC))
+	b := r.db.NewBatchWithSize(w.size + 2*opOverhead + 13 + len(note) + len(meta))
+	defer b.Close()
+	w.write(b, &r.space, cp.Size, note, meta[:])
+	if err := b.Commit(pebble.Sync); err != nil {
+		return failed(fmt.Errorf("replica of %s: write: %w", r.party.ID, err))
+	}
+	r.lastHLC = maxHLC
+	r.mu.Lock()
+	r.size, r.checkpoint, r.cp = cp.Size, append([]byte(nil), note...), cp
+	r.mu.Unlock()
+	res.Size, res.MaxHLC = cp.Size, maxHLC
+	return res, nil
+}
+
+// checkOld checks a checkpoint no larger than the verified tree.
+func (r *Replica) checkOld(note []byte, cp linkd.Checkpoint) error {
+	size := r.frontier.Size()
+	if cp.Size == 0 {
+		return nil
+	}
+	var implied tlog.Hash
+	var err error
+	if cp.Size == size {
+		implied, err = r.frontier.Root()
+	} else {
+		implied, err = tlog.TreeHash(cp.Size, r.hashReader())
+	}
+	if err != nil {
+		return err
+	}
+	if implied == cp.Hash {
+		return nil
+	}
+	r.mu.RLock()
+	ours := r.checkpoint
+	r.mu.RUnlock()
+	fork := &Fork{Ours: ours, Theirs: append([]byte(nil), note...), Implied: implied}
+	if cp.Size < size {
+		if fork.Proof, err = tlog.ConsistencyProof(cp.Size, size, r.hashReader()); err != nil {
+			return err
+		}
+	}
+	return &ReplicaError{Kind: ErrFork, Fork: fork,
+		Detail: fmt.Sprintf("%s signed a checkpoint of size %d with root %x, but the tree verified up to %d has root %x there", r.party.ID, cp.Size, cp.Hash[:8], size, implied[:8])}
+}
+
+// entryLeaf is the leaf hash an entry stands for.
+func entryLeaf(re *RemoteEntry) (tlog.Hash, error) {
+	if re.Canon == nil {
+		if re.Salt != nil {
+			return tlog.Hash{}, &ReplicaError{Kind: ErrBadEntry, Detail: "a commitment-only entry carries a salt"}
+		}
+		return re.Leaf, nil
+	}
+	if len(re.Salt) != linkd.SaltSize {
+		return tlog.Hash{}, &ReplicaError{Kind: ErrBadEntry, Detail: fmt.Sprintf("salt of %d bytes, want %d", len(re.Salt), linkd.SaltSize)}
+	}
+	if len(re.Canon) < 8 || len(re.Canon) > linkd.MaxEventBytes {
+		return tlog.Hash{}, &ReplicaError{Kind: ErrBadEntry, Detail: fmt.Sprintf("event encoding of %d bytes", len(re.Canon))}
+	}
+	return tlog.Hash(linkd.LeafHash(linkd.Commitment(re.Canon, re.Salt))), nil
+}
