@@ -286,6 +286,9 @@ func (l *Log) Origin() string { return l.origin }
 // PublicKey is the log's verifier key in signed-note form.
 func (l *Log) PublicKey() string { return l.vkey }
 
+// Verifier verifies the log's checkpoint signatures.
+func (l *Log) Verifier() tlog.Verifier { return l.verifier }
+
 // Stats returns the log's counters.
 func (l *Log) Stats() *Stats { return &l.stats }
 

@@ -75,11 +75,12 @@ type ReplicaError struct {
 	Kind   error
 	Detail string
 	Fork   *Fork // set for ErrFork
+	Cause  error // what admit said, for ErrNotAdmitted
 }
 
 func (e *ReplicaError) Error() string        { return e.Detail }
 func (e *ReplicaError) Is(target error) bool { return target == e.Kind }
-func (e *ReplicaError) Unwrap() error        { return e.Kind }
+func (e *ReplicaError) Unwrap() []error      { return []error{e.Kind, e.Cause} }
 
 // Fork is a proof that the origin signed two checkpoints that cannot both be
 // true: Ours (the newest this replica verified) and Theirs. When their sizes
@@ -318,7 +319,7 @@ func (r *Replica) Apply(ctx context.Context, from int64, note []byte, entries []
 		}
 		if admit != nil {
 			if err := admit(&ev); err != nil {
-				return failed(&ReplicaError{Kind: ErrNotAdmitted, Detail: fmt.Sprintf("entry %d (event %s) of %s: %v", idx, ev.EventID, r.party.ID, err)})
+				return failed(&ReplicaError{Kind: ErrNotAdmitted, Cause: err, Detail: fmt.Sprintf("entry %d (event %s) of %s: %v", idx, ev.EventID, r.party.ID, err)})
 			}
 		}
 		maxHLC = max(maxHLC, ev.HLC)

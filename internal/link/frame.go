@@ -1,0 +1,235 @@
+package link
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/linkd-dev/linkd"
+	"github.com/linkd-dev/linkd/internal/partylog"
+	"github.com/linkd-dev/linkd/internal/tlog"
+)
+
+// A frame carries a run of one log's entries from its origin to a peer, with
+// the origin's signed checkpoint at the run's end. The entries are a batch
+// proof: appended to the tree the peer has verified so far, they must give
+// the checkpoint's root, which proves the new checkpoint consistent with the
+// old and every payload in it included, with no proof hashes on the wire.
+//
+// Binary layout (integers are unsigned varints):
+//
+//	magic "LKF1"
+//	origin   len, bytes     party id of the log
+//	from     n              index of the first entry
+//	note     len, bytes     signed checkpoint of size from+count
+//	trace    len, bytes     W3C traceparent of the batch, may be empty
+//	count    n
+//	count entries, each:
+//	  0x00 leaf(32)                       commitment only
+//	  0x01 salt(32) len canonical event   payload
+const frameMagic = "LKF1"
+
+// Limits on what a frame decoder accepts.
+const (
+	MaxFrameBytes   = 32 << 20
+	MaxFrameEntries = 100_000
+	maxNoteBytes    = 8 << 10
+	maxTraceBytes   = 256
+)
+
+const (
+	tagLeaf    = 0x00
+	tagPayload = 0x01
+)
+
+// Frame is one decoded frame.
+type Frame struct {
+	Origin  string
+	From    int64
+	Note    []byte
+	Trace   string
+	Entries []partylog.RemoteEntry
+}
+
+// ErrFrame is the kind of every frame decoding error.
+var ErrFrame = errors.New("malformed frame")
+
+// frameWriter encodes a frame into a buffer, entry by entry.
+type frameWriter struct {
+	buf     []byte
+	countAt int // where the entry count's placeholder starts
+	count   int
+	payload int // bytes of canonical events written
+}
+
+// begin starts a frame. The count is patched in by finish.
+func (w *frameWriter) begin(origin string, from int64, note []byte, trace string) {
+	w.buf = append(w.buf[:0], frameMagic...)
+	w.buf = appendBytes(w.buf, []byte(origin))
+	w.buf = binary.AppendUvarint(w.buf, uint64(from))
+	w.buf = appendBytes(w.buf, note)
+	w.buf = appendBytes(w.buf, []byte(trace))
+	w.countAt = len(w.buf)
+	w.buf = append(w.buf, make([]byte, binary.MaxVarintLen32)...)
+	w.count, w.payload = 0, 0
+}
+
+func (w *frameWriter) leaf(h tlog.Hash) {
+	w.buf = append(append(w.buf, tagLeaf), h[:]...)
+	w.count++
+}
+
+func (w *frameWriter) event(salt, canon []byte) {
+	w.buf = append(append(w.buf, tagPayload), salt...)
+	w.buf = appendBytes(w.buf, canon)
+	w.count++
+	w.payload += len(canon)
+}
+
+// finish patches the entry count in and returns the encoded frame. The
+// count's slot is a fixed five-byte varint so nothing moves.
+func (w *frameWriter) finish() []byte {
+	putFixedUvarint(w.buf[w.countAt:w.countAt+binary.MaxVarintLen32], uint64(w.count))
+	return w.buf
+}
+
+// putFixedUvarint writes v as a varint of exactly len(b) bytes, padding with
+// continuation bytes; every varint reader decodes it as v.
+func putFixedUvarint(b []byte, v uint64) {
+	for i := range b {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if i < len(b)-1 {
+			c |= 0x80
+		}
+		b[i] = c
+	}
+}
+
+func appendBytes(b, v []byte) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(v))), v...)
+}
+
+// DecodeFrame reads one frame of at most MaxFrameBytes from r.
+func DecodeFrame(r io.Reader) (*Frame, error) {
+	br := bufio.NewReader(io.LimitReader(r, MaxFrameBytes+1))
+	d := &frameReader{r: br}
+	f := d.frame()
+	if d.err != nil {
+		return nil, d.err
+	}
+	if _, err := br.ReadByte(); err != io.EOF {
+		if d.read > MaxFrameBytes {
+			return nil, &linkd.Error{Code: linkd.ETooLarge, Message: fmt.Sprintf("frame over %d bytes", MaxFrameBytes)}
+		}
+		return nil, fmt.Errorf("%w: bytes after the last entry", ErrFrame)
+	}
+	return f, nil
+}
+
+type frameReader struct {
+	r    *bufio.Reader
+	read int
+	err  error
+}
+
+func (d *frameReader) fail(format string, args ...any) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: "+format, append([]any{ErrFrame}, args...)...)
+	}
+}
+
+func (d *frameReader) uvarint(what string, max uint64) uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, err := binary.ReadUvarint(byteCounter{d})
+	if err != nil {
+		d.fail("%s: %v", what, eofIsTruncated(err))
+		return 0
+	}
+	if v > max {
+		d.fail("%s %d is over the limit of %d", what, v, max)
+		return 0
+	}
+	return v
+}
+
+func (d *frameReader) bytes(what string, max int) []byte {
+	n := d.uvarint(what+" length", uint64(max))
+	if d.err != nil {
+		return nil
+	}
+	b := make([]byte, n)
+	d.full(what, b)
+	return b
+}
+
+func (d *frameReader) full(what string, b []byte) {
+	if d.err != nil {
+		return
+	}
+	n, err := io.ReadFull(d.r, b)
+	d.read += n
+	if err != nil {
+		d.fail("%s: %v", what, eofIsTruncated(err))
+	}
+}
+
+func (d *frameReader) frame() *Frame {
+	var magic [4]byte
+	d.full("magic", magic[:])
+	if d.err == nil && string(magic[:]) != frameMagic {
+		d.fail("not a linkd frame (magic %q)", magic[:])
+	}
+	f := &Frame{}
+	f.Origin = string(d.bytes("origin", 63))
+	f.From = int64(d.uvarint("from", 1<<62))
+	f.Note = d.bytes("checkpoint", maxNoteBytes)
+	f.Trace = string(d.bytes("trace", maxTraceBytes))
+	n := d.uvarint("entry count", MaxFrameEntries)
+	if d.err != nil {
+		return nil
+	}
+	f.Entries = make([]partylog.RemoteEntry, 0, min(n, 4096))
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		var tag [1]byte
+		d.full("entry tag", tag[:])
+		var e partylog.RemoteEntry
+		switch {
+		case d.err != nil:
+		case tag[0] == tagLeaf:
+			d.full("leaf hash", e.Leaf[:])
+		case tag[0] == tagPayload:
+			e.Salt = make([]byte, linkd.SaltSize)
+			d.full("salt", e.Salt)
+			e.Canon = d.bytes("event", linkd.MaxEventBytes)
+		default:
+			d.fail("entry %d: unknown tag %#x", i, tag[0])
+		}
+		f.Entries = append(f.Entries, e)
+	}
+	if d.err != nil {
+		return nil
+	}
+	return f
+}
+
+type byteCounter struct{ d *frameReader }
+
+func (b byteCounter) ReadByte() (byte, error) {
+	c, err := b.d.r.ReadByte()
+	if err == nil {
+		b.d.read++
+	}
+	return c, err
+}
+
+func eofIsTruncated(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return errors.New("truncated")
+	}
+	return err
+}

@@ -1,0 +1,119 @@
+package link
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/linkd-dev/linkd/internal/peers"
+)
+
+// Manager runs a node's links: a sender per peer in the directory, and the
+// handler that receives peers' frames and gossip.
+type Manager struct {
+	cfg    Config
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	senders map[string]*sender // by peer id; guarded by mu
+	closed  bool
+}
+
+// New returns a manager; Start begins sending.
+func New(cfg Config) *Manager {
+	cfg.defaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Manager{cfg: cfg, ctx: ctx, cancel: cancel, senders: map[string]*sender{}}
+}
+
+// Start opens the replica of every peer's log and starts a sender for each
+// peer. Call Sync after the directory changes.
+func (m *Manager) Start() error { return m.Sync() }
+
+// Sync brings the senders in line with the directory: new peers get one,
+// removed peers' stop, and a peer whose card changed gets a fresh one.
+func (m *Manager) Sync() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil
+	}
+	want := map[string]peers.Peer{}
+	var errs []error
+	for _, p := range m.cfg.Directory.List() {
+		if _, err := m.cfg.Logs.Replica(p.Party, p.LogKey); err != nil {
+			m.cfg.Logger.Error("cannot hold the replica of a peer's log; not linking it", "peer", p.Party.ID, "err", err)
+			errs = append(errs, err)
+			continue
+		}
+		want[p.Party.ID] = p
+	}
+	for id, s := range m.senders {
+		if p, ok := want[id]; !ok || !samePeer(p, s.peer) {
+			s.cancel()
+			<-s.done
+			delete(m.senders, id)
+			m.cfg.Logger.Info("link stopped", "peer", id)
+		}
+	}
+	for id, p := range want {
+		if _, ok := m.senders[id]; ok {
+			continue
+		}
+		s := newSender(m, p)
+		ctx, cancel := context.WithCancel(m.ctx)
+		s.cancel = cancel
+		m.senders[id] = s
+		go s.run(ctx)
+		m.cfg.Logger.Info("link started", "peer", id, "endpoint", p.Endpoint)
+	}
+	if len(errs) > 0 {
+		return errs[0]
+	}
+	return nil
+}
+
+func samePeer(a, b peers.Peer) bool {
+	return a.Endpoint == b.Endpoint && a.CertPEM == b.CertPEM && a.LogKey == b.LogKey &&
+		strings.Join(a.Party.Jurisdiction, ",") == strings.Join(b.Party.Jurisdiction, ",")
+}
+
+// Committed tells every sender that the log grew. Call it after each commit.
+func (m *Manager) Committed() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, s := range m.senders {
+		s.poke()
+	}
+}
+
+// Status reports every link, by peer id.
+func (m *Manager) Status() []Status {
+	m.mu.Lock()
+	ss := make([]*sender, 0, len(m.senders))
+	for _, s := range m.senders {
+		ss = append(ss, s)
+	}
+	m.mu.Unlock()
+	out := make([]Status, 0, len(ss))
+	for _, s := range ss {
+		out = append(out, s.snapshot())
+	}
+	slices.SortFunc(out, func(a, b Status) int { return strings.Compare(a.Peer, b.Peer) })
+	return out
+}
+
+// Close stops every sender and waits for them.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	m.closed = true
+	ss := m.senders
+	m.senders = map[string]*sender{}
+	m.mu.Unlock()
+	m.cancel()
+	for _, s := range ss {
+		<-s.done
+	}
+}

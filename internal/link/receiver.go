@@ -1,0 +1,325 @@
+package link
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/linkd-dev/linkd"
+	"github.com/linkd-dev/linkd/internal/partylog"
+	"github.com/linkd-dev/linkd/internal/peers"
+	"github.com/linkd-dev/linkd/internal/tlog"
+)
+
+// Handler serves the peer-facing endpoints. Every request must come with a
+// client certificate pinned in the directory; users' bearer tokens count for
+// nothing here.
+//
+//	POST /v1/link/frames   a frame of the caller's own log → FrameAck
+//	GET  /v1/link/cursor   the verified size of the caller's log here → FrameAck
+//	POST /v1/link/gossip   the caller's newest checkpoints → this node's
+func (m *Manager) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/link/frames", m.peerOnly(m.handleFrame))
+	mux.HandleFunc("GET /v1/link/cursor", m.peerOnly(m.handleCursor))
+	mux.HandleFunc("POST /v1/link/gossip", m.peerOnly(m.handleGossip))
+	mux.HandleFunc("/v1/link/", func(w http.ResponseWriter, r *http.Request) {
+		writeAck(w, http.StatusNotFound, FrameAck{Code: linkd.ENotFound, Message: fmt.Sprintf("no link endpoint %s %s", r.Method, r.URL.Path)})
+	})
+	return mux
+}
+
+type peerHandler func(w http.ResponseWriter, r *http.Request, p peers.Peer)
+
+func (m *Manager) peerOnly(h peerHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS == nil {
+			m.refuse(w, "unknown", "unauthorized", http.StatusUnauthorized, linkd.EUnauthorized, "link endpoints need mutual TLS")
+			return
+		}
+		p, err := m.cfg.Directory.Identify(r.TLS)
+		if err != nil {
+			m.refuse(w, "unknown", "unauthorized", http.StatusUnauthorized, linkd.EUnauthorized, linkd.ErrorMessage(err))
+			return
+		}
+		h(w, r, p)
+	}
+}
+
+func (m *Manager) refuse(w http.ResponseWriter, peer, reason string, status int, code, msg string) {
+	m.cfg.Metrics.refuse(peer, reason)
+	m.cfg.Logger.Warn("link request refused", "peer", peer, "reason", reason, "detail", msg)
+	writeAck(w, status, FrameAck{Code: code, Message: msg})
+}
+
+func writeAck(w http.ResponseWriter, status int, a FrameAck) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(a)
+}
+
+func (m *Manager) handleCursor(w http.ResponseWriter, r *http.Request, p peers.Peer) {
+	rep, err := m.cfg.Logs.Replica(p.Party, p.LogKey)
+	if err != nil {
+		m.refuse(w, p.Party.ID, "bad_checkpoint", http.StatusConflict, linkd.EConflict, err.Error())
+		return
+	}
+	writeAck(w, http.StatusOK, FrameAck{Size: rep.Size()})
+}
+
+func (m *Manager) handleFrame(w http.ResponseWriter, r *http.Request, p peers.Peer) {
+	id := p.Party.ID
+	body := &countingReader{r: r.Body}
+	f, err := DecodeFrame(body)
+	if err != nil {
+		status := http.StatusBadRequest
+		if linkd.ErrorCode(err) == linkd.ETooLarge {
+			status = http.StatusRequestEntityTooLarge
+		}
+		m.refuse(w, id, "bad_frame", status, linkd.EInvalid, err.Error())
+		return
+	}
+	if f.Origin != id {
+		m.refuse(w, id, "wrong_origin", http.StatusForbidden, linkd.EForbidden,
+			fmt.Sprintf("%s sent entries of %q's log; a node sends only its own log", id, f.Origin))
+		return
+	}
+	rep, err := m.cfg.Logs.Replica(p.Party, p.LogKey)
+	if err != nil {
+		m.refuse(w, id, "bad_checkpoint", http.StatusConflict, linkd.EConflict, err.Error())
+		return
+	}
+	if held, why := m.held(rep.Origin()); held {
+		m.refuse(w, id, "held", http.StatusConflict, linkd.EConflict,
+			fmt.Sprintf("%s's log is held here until an operator releases it: %s", id, why))
+		return
+	}
+	res, err := rep.Apply(r.Context(), f.From, f.Note, f.Entries, admit(m.cfg.Self))
+	if err != nil {
+		m.applyFailed(w, p, rep, f, err)
+		return
+	}
+	m.cfg.Metrics.received(id, body.n, res.Payloads, res.Hashes)
+	m.observe(res.MaxHLC)
+	if m.cfg.OnApplied != nil && res.Payloads+res.Hashes > 0 {
+		m.cfg.OnApplied(id, f.From, res)
+	}
+	ack := FrameAck{Size: res.Size}
+	if m.cfg.Cosign != nil {
+		note, _ := rep.Checkpoint()
+		if line, err := m.cfg.Cosign(note, rep.Verifier()); err != nil {
+			m.cfg.Logger.Error("cosigning a verified checkpoint failed", "peer", id, "err", err)
+		} else {
+			ack.Cosignature = string(line)
+		}
+	}
+	writeAck(w, http.StatusOK, ack)
+}
+
+// applyFailed answers a frame the replica refused and reports what it means.
+func (m *Manager) applyFailed(w http.ResponseWriter, p peers.Peer, rep *partylog.Replica, f *Frame, err error) {
+	id := p.Party.ID
+	var re *partylog.ReplicaError
+	if !errors.As(err, &re) {
+		m.cfg.Logger.Error("storing a verified frame failed", "peer", id, "err", err)
+		writeAck(w, http.StatusServiceUnavailable, FrameAck{Size: rep.Size(), Code: linkd.EUnavailable, Message: "this node could not store the frame; retry"})
+		return
+	}
+	switch {
+	case errors.Is(err, partylog.ErrGap):
+		m.cfg.Metrics.refuse(id, "gap")
+		writeAck(w, http.StatusConflict, FrameAck{Size: rep.Size(), Code: linkd.EConflict, Message: re.Detail})
+	case errors.Is(err, partylog.ErrFork):
+		m.forkCaught(id, rep, re.Fork, id)
+		m.refuse(w, id, "fork", http.StatusConflict, linkd.EConflict, re.Detail)
+	case errors.Is(err, partylog.ErrNotAdmitted):
+		var res *residencyError
+		kind := "entitlement_violation"
+		if errors.As(re.Cause, &res) {
+			kind = "residency_violation"
+		}
+		m.raise(kind, "critical", id, rep.Origin(), fmt.Sprintf("%s sent a payload this node must not hold; the frame was refused and nothing stored: %s", id, re.Detail), nil)
+		m.refuse(w, id, "not_admitted", http.StatusForbidden, linkd.EForbidden, re.Detail)
+	default:
+		reason := map[error]string{partylog.ErrBadCheckpoint: "bad_checkpoint", partylog.ErrRootMismatch: "root_mismatch", partylog.ErrBadEntry: "bad_entry"}[re.Kind]
+		m.raise("verification_failed", "warning", id, rep.Origin(), fmt.Sprintf("a frame from %s failed verification and was refused: %s", id, re.Detail), nil)
+		m.refuse(w, id, reason, http.StatusUnprocessableEntity, linkd.EInvalid, re.Detail)
+	}
+}
+
+// forkCaught turns a fork into evidence, an alert and a hold on the log.
+func (m *Manager) forkCaught(peer string, rep *partylog.Replica, f *partylog.Fork, from string) {
+	ev := evidenceOf(rep.Origin(), f, m.cfg.Self.ID, from)
+	msg := fmt.Sprintf("%s signed two checkpoints of its log that cannot both be true (reported by %s); its new entries are held until an operator acts", rep.Party().ID, from)
+	m.raise("equivocation", "critical", peer, rep.Origin(), msg, ev)
+	if m.cfg.Alerts != nil {
+		m.cfg.Alerts.Hold(rep.Origin(), msg)
+	}
+}
+
+// evidenceOf makes portable evidence of a fork: the smaller checkpoint is A.
+func evidenceOf(origin string, f *partylog.Fork, by, from string) *linkd.Evidence {
+	_, ours := parseSize(f.Ours)
+	_, theirs := parseSize(f.Theirs)
+	ev := &linkd.Evidence{Origin: origin, Observed: time.Now().UTC(), ObservedBy: by, From: from}
+	if theirs < ours {
+		// Their smaller checkpoint contradicts our larger tree.
+		ev.A, ev.B = f.Theirs, f.Ours
+		ev.SmallerRoot = base64.StdEncoding.EncodeToString(f.Implied[:])
+		for _, h := range f.Proof {
+			ev.Proof = append(ev.Proof, base64.StdEncoding.EncodeToString(h[:]))
+		}
+	} else {
+		ev.A, ev.B = f.Ours, f.Theirs
+	}
+	return ev
+}
+
+func parseSize(note []byte) (linkd.Checkpoint, int64) {
+	cp, err := parseNote(note)
+	if err != nil {
+		return linkd.Checkpoint{}, -1
+	}
+	return cp, cp.Size
+}
+
+func (m *Manager) raise(kind, severity, peer, log, msg string, ev *linkd.Evidence) {
+	m.cfg.Metrics.alert(kind)
+	m.cfg.Logger.Error("link alert", "kind", kind, "peer", peer, "log", log, "detail", msg)
+	if m.cfg.Alerts != nil {
+		m.cfg.Alerts.Raise(kind, severity, peer, log, msg, ev)
+	}
+}
+
+func (m *Manager) held(origin string) (bool, string) {
+	if m.cfg.Alerts == nil {
+		return false, ""
+	}
+	return m.cfg.Alerts.Held(origin)
+}
+
+// observe folds a peer's clock stamp into the node's clock, unless it is
+// further ahead of the wall clock than the configured skew allows.
+func (m *Manager) observe(h linkd.HLC) {
+	if h == 0 {
+		return
+	}
+	if ahead := time.Duration(h.WallMillis()-time.Now().UnixMilli()) * time.Millisecond; ahead > m.cfg.MaxClockSkew {
+		m.cfg.Logger.Warn("a peer's clock stamp is too far ahead to follow", "ahead", ahead, "max", m.cfg.MaxClockSkew)
+		return
+	}
+	m.cfg.Logs.Own().Observe(h)
+}
+
+// handleGossip checks the caller's checkpoints against what this node holds
+// and answers with this node's newest checkpoint of every log.
+func (m *Manager) handleGossip(w http.ResponseWriter, r *http.Request, p peers.Peer) {
+	var g Gossip
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxGossipBytes))
+	if err := dec.Decode(&g); err != nil || len(g.Checkpoints) > maxGossipNotes {
+		m.refuse(w, p.Party.ID, "bad_frame", http.StatusBadRequest, linkd.EInvalid, "malformed gossip")
+		return
+	}
+	m.checkGossip(p.Party.ID, g.Checkpoints)
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(Gossip{From: m.cfg.Self.ID, Checkpoints: m.newest()})
+}
+
+const (
+	maxGossipBytes = 1 << 20
+	maxGossipNotes = 256
+)
+
+// newest lists the newest checkpoint this node holds of every log.
+func (m *Manager) newest() []string {
+	var out []string
+	if note, _ := m.cfg.Logs.Own().Checkpoint(); note != nil {
+		out = append(out, string(note))
+	}
+	for _, rep := range m.cfg.Logs.Replicas() {
+		if note, _ := rep.Checkpoint(); note != nil {
+			out = append(out, string(note))
+		}
+	}
+	return out
+}
+
+// checkGossip compares gossiped checkpoints with the trees this node holds:
+// any that contradicts one is a fork. Checkpoints of logs this node does not
+// hold, or larger than what it holds, are left to the peer that holds more.
+func (m *Manager) checkGossip(from string, notes []string) {
+	for _, n := range notes {
+		note := []byte(n)
+		cp, err := parseNote(note)
+		if err != nil {
+			m.cfg.Metrics.refuse(from, "bad_checkpoint")
+			continue
+		}
+		if cp.Origin == m.cfg.Logs.Own().Origin() {
+			m.checkOwn(from, note, cp)
+			continue
+		}
+		for _, rep := range m.cfg.Logs.Replicas() {
+			if rep.Origin() != cp.Origin {
+				continue
+			}
+			if _, err := tlog.OpenCheckpoint(note, rep.Verifier()); err != nil {
+				m.cfg.Metrics.refuse(from, "bad_checkpoint")
+				m.cfg.Logger.Warn("gossip carried a checkpoint that does not verify", "peer", from, "log", cp.Origin, "err", err)
+				break
+			}
+			if cp.Size > rep.Size() {
+				break
+			}
+			_, err := rep.Apply(m.ctx, cp.Size, note, nil, nil)
+			var re *partylog.ReplicaError
+			if errors.As(err, &re) && re.Fork != nil {
+				if held, _ := m.held(rep.Origin()); !held {
+					m.forkCaught(rep.Party().ID, rep, re.Fork, from)
+				}
+			}
+			break
+		}
+	}
+}
+
+// checkOwn checks a checkpoint of this node's own log that a peer holds: if
+// this node never issued it, the log key is in someone else's hands.
+func (m *Manager) checkOwn(from string, note []byte, cp linkd.Checkpoint) {
+	own := m.cfg.Logs.Own()
+	if _, err := tlog.OpenCheckpoint(note, own.Verifier()); err != nil || cp.Size > own.Size() {
+		if err == nil {
+			m.raise("key_compromise", "critical", from, own.Origin(), fmt.Sprintf("%s holds a checkpoint of this node's log at size %d, beyond the %d entries it has: the log key may be compromised", from, cp.Size, own.Size()), nil)
+		}
+		return
+	}
+	root, err := own.TreeHash(cp.Size)
+	if err == nil && root != cp.Hash {
+		m.raise("key_compromise", "critical", from, own.Origin(), fmt.Sprintf("%s holds a checkpoint of this node's log (size %d) that this node never issued: the log key may be compromised", from, cp.Size), nil)
+	}
+}
+
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+// parseNote reads a signed checkpoint's body without verifying it.
+func parseNote(note []byte) (linkd.Checkpoint, error) {
+	i := bytes.Index(note, []byte("\n\n"))
+	if i < 0 {
+		return linkd.Checkpoint{}, fmt.Errorf("not a signed note")
+	}
+	return linkd.ParseCheckpoint(string(note[:i+1]))
+}

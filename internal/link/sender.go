@@ -1,0 +1,271 @@
+package link
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/linkd-dev/linkd"
+	"github.com/linkd-dev/linkd/internal/partylog"
+	"github.com/linkd-dev/linkd/internal/peers"
+)
+
+// sender pushes this node's log to one peer.
+type sender struct {
+	m      *Manager
+	peer   peers.Peer
+	client *http.Client
+	wake   chan struct{} // a batch committed
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu     sync.Mutex
+	status Status // guarded by mu
+
+	fw      frameWriter
+	behind  time.Time // when the peer first fell behind; zero when up to date
+	backoff time.Duration
+}
+
+// Status is one link's state as this node sees it.
+type Status struct {
+	Peer      string    `json:"peer"`
+	Endpoint  string    `json:"endpoint"`
+	Connected bool      `json:"connected"`          // the last exchange succeeded
+	Cursor    int64     `json:"cursor"`             // the peer's verified size of this node's log; -1 unknown
+	Lag       int64     `json:"lagEntries"`         // entries the peer has not verified
+	LastSent  time.Time `json:"lastSent,omitzero"`  // last accepted frame
+	LastError string    `json:"lastError,omitempty"`
+	Replica   int64     `json:"replicaSize"` // this node's verified size of the peer's log
+}
+
+func newSender(m *Manager, p peers.Peer) *sender {
+	tr := &http.Transport{
+		TLSClientConfig:     peers.ClientTLS(p, m.cfg.Cert),
+		ForceAttemptHTTP2:   true,
+		MaxIdleConnsPerHost: 4,
+		IdleConnTimeout:     90 * time.Second,
+		TLSHandshakeTimeout: 10 * time.Second,
+	}
+	return &sender{
+		m: m, peer: p,
+		client: &http.Client{Transport: tr, Timeout: m.cfg.RequestTimeout,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		wake:   make(chan struct{}, 1),
+		done:   make(chan struct{}),
+		status: Status{Peer: p.Party.ID, Endpoint: p.Endpoint, Cursor: -1},
+	}
+}
+
+func (s *sender) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *sender) snapshot() Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.status
+	if st.Cursor >= 0 {
+		st.Lag = s.m.cfg.Logs.Own().Size() - st.Cursor
+	}
+	if rep, ok := s.m.cfg.Logs.Lookup(s.peer.Party.ID); ok {
+		st.Replica = rep.Size()
+	}
+	return st
+}
+
+func (s *sender) update(f func(*Status)) {
+	s.mu.Lock()
+	f(&s.status)
+	s.mu.Unlock()
+}
+
+// run follows the log until ctx ends.
+func (s *sender) run(ctx context.Context) {
+	defer close(s.done)
+	defer s.client.CloseIdleConnections()
+	log := s.m.cfg.Logger.With("peer", s.peer.Party.ID)
+	cursor := int64(-1)
+	gossip := time.NewTimer(0)
+	if s.m.cfg.GossipEvery < 0 {
+		gossip.Stop()
+	}
+	defer gossip.Stop()
+	for ctx.Err() == nil {
+		var err error
+		if cursor < 0 {
+			cursor, err = s.cursor(ctx)
+		} else if own := s.m.cfg.Logs.Own(); cursor < own.Size() {
+			cursor, err = s.send(ctx, cursor)
+		} else {
+			s.caughtUp()
+			select {
+			case <-ctx.Done():
+			case <-s.wake:
+			case <-gossip.C:
+				s.gossip(ctx)
+				gossip.Reset(s.m.cfg.GossipEvery)
+			}
+			continue
+		}
+		if err == nil {
+			s.backoff = 0
+			continue
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		s.m.cfg.Metrics.sendError(s.peer.Party.ID)
+		s.update(func(st *Status) { st.Connected, st.LastError = false, err.Error() })
+		if s.backoff == 0 {
+			log.Warn("link to peer failing; retrying with backoff", "err", err)
+		}
+		s.backoff = min(max(2*s.backoff, s.m.cfg.RetryMin), s.m.cfg.RetryMax)
+		t := time.NewTimer(s.backoff)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+func (s *sender) caughtUp() {
+	s.behind = time.Time{}
+	s.m.cfg.Metrics.lag(s.peer.Party.ID, 0, 0)
+}
+
+// cursor asks the peer how much of this node's log it has verified.
+func (s *sender) cursor(ctx context.Context) (int64, error) {
+	ack, status, err := s.do(ctx, http.MethodGet, "/v1/link/cursor", nil, "")
+	if err != nil {
+		return -1, err
+	}
+	if status != http.StatusOK {
+		return -1, fmt.Errorf("%s answered %d: %s", s.peer.Party.ID, status, ack.Message)
+	}
+	s.update(func(st *Status) { st.Cursor, st.Connected, st.LastError = ack.Size, true, "" })
+	return ack.Size, nil
+}
+
+// send posts the frame that follows cursor and returns the new cursor.
+func (s *sender) send(ctx context.Context, cursor int64) (int64, error) {
+	own := s.m.cfg.Logs.Own()
+	size := own.Size()
+	if s.behind.IsZero() {
+		s.behind = time.Now()
+	}
+	s.m.cfg.Metrics.lag(s.peer.Party.ID, size-cursor, time.Since(s.behind).Seconds())
+	to, err := own.CheckpointBoundary(cursor, cursor+int64(s.m.cfg.MaxFrameEntries))
+	if err != nil {
+		return cursor, err
+	}
+	note, err := own.CheckpointAt(to)
+	if err != nil {
+		return cursor, err
+	}
+	w := &s.fw
+	w.begin(s.m.cfg.Self.ID, cursor, note, "")
+	payloads, hashes := 0, 0
+	err = own.ReadRange(ctx, cursor, to, func(re *partylog.RawEntry) error {
+		if re.Canon != nil {
+			ev, err := linkd.DecodeCanonical(re.Canon)
+			if err != nil {
+				return fmt.Errorf("entry %d: %w", re.Index, err)
+			}
+			if Shares(&ev, s.peer.Party) {
+				w.event(re.Salt, re.Canon)
+				payloads++
+				return nil
+			}
+		}
+		w.leaf(re.Leaf)
+		hashes++
+		return nil
+	})
+	if err != nil {
+		return cursor, err
+	}
+	body := w.finish()
+	ack, status, err := s.do(ctx, http.MethodPost, "/v1/link/frames", body, "application/vnd.linkd.frame")
+	if err != nil {
+		return cursor, err
+	}
+	switch status {
+	case http.StatusOK:
+		s.m.cfg.Metrics.sent(s.peer.Party.ID, len(body), payloads, hashes)
+		if ack.Cosignature != "" && s.m.cfg.OnCosigned != nil {
+			s.m.cfg.OnCosigned(s.peer.Party.ID, ack.Size, []byte(ack.Cosignature))
+		}
+		s.update(func(st *Status) { st.Cursor, st.Connected, st.LastError, st.LastSent = ack.Size, true, "", time.Now() })
+		if ack.Size >= size {
+			s.behind = time.Time{}
+		}
+		return ack.Size, nil
+	case http.StatusConflict:
+		if ack.Size >= 0 && ack.Code == linkd.EConflict && !bytes.Contains([]byte(ack.Message), []byte("held")) {
+			return ack.Size, nil // a gap: resume where the peer is
+		}
+	}
+	return -1, fmt.Errorf("%s refused a frame (%d %s): %s", s.peer.Party.ID, status, ack.Code, ack.Message)
+}
+
+// gossip exchanges newest checkpoints with the peer.
+func (s *sender) gossip(ctx context.Context) {
+	body, _ := json.Marshal(Gossip{From: s.m.cfg.Self.ID, Checkpoints: s.m.newest()})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.peer.Endpoint+"/v1/link/gossip", bytes.NewReader(body))
+	if err != nil {
+		return
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return
+	}
+	var g Gossip
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxGossipBytes)).Decode(&g); err != nil || len(g.Checkpoints) > maxGossipNotes {
+		s.m.cfg.Metrics.refuse(s.peer.Party.ID, "bad_frame")
+		return
+	}
+	s.m.checkGossip(s.peer.Party.ID, g.Checkpoints)
+}
+
+func (s *sender) do(ctx context.Context, method, path string, body []byte, ctype string) (FrameAck, int, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, s.peer.Endpoint+path, rd)
+	if err != nil {
+		return FrameAck{}, 0, err
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return FrameAck{}, 0, err
+	}
+	defer resp.Body.Close()
+	var ack FrameAck
+	ack.Size = -1
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&ack); err != nil {
+		return FrameAck{}, resp.StatusCode, fmt.Errorf("%s answered %d with a body that is not a link answer", s.peer.Party.ID, resp.StatusCode)
+	}
+	return ack, resp.StatusCode, nil
+}
+
+var errStopped = errors.New("link stopped")
