@@ -10,6 +10,8 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"io"
+	"log"
 	"math/big"
 	"net"
 	"net/http"
@@ -124,7 +126,7 @@ func (n *testNode) start() {
 		t.Fatal(err)
 	}
 	n.addr = n.ln.Addr().String()
-	n.srv = &http.Server{Handler: mgr.Handler(), TLSConfig: &tls.Config{
+	n.srv = &http.Server{Handler: mgr.Handler(), ErrorLog: log.New(io.Discard, "", 0), TLSConfig: &tls.Config{
 		Certificates: []tls.Certificate{n.cert}, ClientAuth: tls.RequestClientCert, MinVersion: tls.VersionTLS12}}
 	go n.srv.ServeTLS(n.ln, "", "")
 	if err := mgr.Start(); err != nil {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/linkd-dev/linkd"
+	"github.com/linkd-dev/linkd/internal/faultnet"
 	"github.com/linkd-dev/linkd/internal/link"
 	"github.com/linkd-dev/linkd/internal/partylog"
 	"github.com/linkd-dev/linkd/internal/peers"
@@ -308,3 +309,101 @@ func waitReplica(t *testing.T, n *testNode, origin string, size int64) {
 }
 
 var _ = errors.Is
+
+// TestLinksConvergeThroughFaults runs three linked nodes through a fault
+// proxy on every link while all three keep writing: partitions, a
+// blackholed peer, delays and dropped connections. Once the faults heal,
+// every node must hold every log at its origin's size and root, with no
+// payload where it may not be.
+func TestLinksConvergeThroughFaults(t *testing.T) {
+	s := newTestNode(t, shipper, nil)
+	c := newTestNode(t, carrier, nil)
+	h := newTestNode(t, hamburg, nil)
+	nodes := []*testNode{s, c, h}
+	var proxies []*faultnet.Proxy
+	for _, a := range nodes {
+		for _, b := range nodes {
+			if a == b {
+				continue
+			}
+			p, err := faultnet.New(b.addr, faultnet.WithSeed(int64(len(proxies)+1)), faultnet.WithRecord())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { p.Close() })
+			proxies = append(proxies, p)
+			card := b.card()
+			card.Endpoint = "https://" + p.Addr()
+			if err := a.peers.Put(card); err != nil {
+				t.Fatal(err)
+			}
+		}
+		a.mgr.Sync()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	writers := make(chan struct{})
+	shared := func(e *linkd.Event) { e.Parties = lane }
+	go func() {
+		defer close(writers)
+		for i := 0; ctx.Err() == nil; i++ {
+			n := nodes[i%3]
+			edit := shared
+			if n == h && i%2 == 0 {
+				edit = func(e *linkd.Event) { shared(e); e.Residency = []string{"EU"} }
+			}
+			if _, err := n.own.Append(ctx, tagged(uint64(i), 5, "BKG-FAULT", "CANARY-F"+n.party.ID[:3], edit)); err != nil && ctx.Err() == nil {
+				t.Errorf("append: %v", err)
+				return
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	step := func(d time.Duration, f func(p *faultnet.Proxy, i int)) {
+		for i, p := range proxies {
+			f(p, i)
+		}
+		time.Sleep(d)
+	}
+	step(300*time.Millisecond, func(p *faultnet.Proxy, i int) {
+		if i%2 == 0 {
+			p.Partition()
+		}
+	})
+	step(300*time.Millisecond, func(p *faultnet.Proxy, i int) { p.Heal(); p.SetDelay(5*time.Millisecond, 3*time.Millisecond) })
+	step(400*time.Millisecond, func(p *faultnet.Proxy, i int) { p.SetDropRate(0.05) })
+	step(300*time.Millisecond, func(p *faultnet.Proxy, i int) {
+		p.SetDropRate(0)
+		if i == 1 {
+			p.Blackhole()
+		}
+	})
+	step(200*time.Millisecond, func(p *faultnet.Proxy, i int) { p.Heal(); p.SetDelay(0, 0) })
+	cancel()
+	<-writers
+	waitConverged(t, 20*time.Second, nodes...)
+
+	for _, n := range []*testNode{s, c} {
+		if n.storeContains("CANARY-Fham") {
+			// Hamburg's shared events carry the same canary prefix; only the
+			// EU-resident ones must stay out, so count payloads instead.
+			page, err := n.logs.Scan(context.Background(), partylog.Query{Index: partylog.ByBooking, Value: "BKG-FAULT", Limit: 1000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range page.Events {
+				if len(r.Event.Residency) > 0 {
+					t.Fatalf("%s holds EU-resident event %s of %s", n.party.ID, r.Event.EventID, r.Event.Origin)
+				}
+			}
+		}
+	}
+	for i, p := range proxies {
+		if p.Contains([]byte("CANARY-F")) {
+			t.Fatalf("proxy %d saw a payload in plaintext", i)
+		}
+	}
+	if sends := s.counter("linkd_link_send_errors_total") + c.counter("linkd_link_send_errors_total") + h.counter("linkd_link_send_errors_total"); sends == 0 {
+		t.Fatal("no send failed: the faults never reached the links")
+	}
+}

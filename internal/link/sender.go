@@ -37,10 +37,10 @@ type sender struct {
 type Status struct {
 	Peer      string    `json:"peer"`
 	Endpoint  string    `json:"endpoint"`
-	Connected bool      `json:"connected"`          // the last exchange succeeded
-	Cursor    int64     `json:"cursor"`             // the peer's verified size of this node's log; -1 unknown
-	Lag       int64     `json:"lagEntries"`         // entries the peer has not verified
-	LastSent  time.Time `json:"lastSent,omitzero"`  // last accepted frame
+	Connected bool      `json:"connected"`         // the last exchange succeeded
+	Cursor    int64     `json:"cursor"`            // the peer's verified size of this node's log; -1 unknown
+	Lag       int64     `json:"lagEntries"`        // entries the peer has not verified
+	LastSent  time.Time `json:"lastSent,omitzero"` // last accepted frame
 	LastError string    `json:"lastError,omitempty"`
 	Replica   int64     `json:"replicaSize"` // this node's verified size of the peer's log
 }
