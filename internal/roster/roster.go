@@ -1,0 +1,277 @@
+// Package roster keeps each shipment's party list as this node knows it and
+// stamps it on the events the node records, which is what decides who a
+// link shares an event with (link.Entitled).
+//
+// The rules:
+//
+//   - The party that records a shipment's first event opens it and names its
+//     parties in the event's party list; the opener is on it whatever it names.
+//   - A party already on the list may add others: the parties its event
+//     names are merged in.
+//   - A party not on the list may record events about the shipment, which go
+//     to the listed parties, but may not add anyone, itself included; it asks
+//     a party on the list to add it.
+//   - Every event leaves the node with the whole list as it stood when it was
+//     recorded (the event's party list), narrowed per event by Visibility.
+//
+// A shipment is named by its booking, B/L and container references; an
+// event's roster is the union of the lists filed under any of its
+// references. The list is derived from the events the node holds — its own
+// and the verified ones of its peers — so it needs no storage of its own: a
+// cache answers repeated lookups and learns from every append and every
+// verified frame.
+package roster
+
+import (
+	"context"
+	"fmt"
+	"hash/maphash"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/linkd-dev/linkd"
+	"github.com/linkd-dev/linkd/internal/partylog"
+)
+
+// Roster stamps and tracks shipment party lists for one node.
+type Roster struct {
+	self linkd.Party
+	logs *partylog.Logs
+
+	mu    sync.Mutex
+	cache map[string][]linkd.ShipmentParty // by reference key; guarded by mu
+	order []string                         // insertion order for eviction; guarded by mu
+	max   int
+
+	gens [256]atomic.Uint64 // bumped when a reference's list may have grown
+	seed maphash.Seed
+}
+
+// New returns the roster of the node whose logs these are. max bounds the
+// cached shipments; 0 means 100,000.
+func New(self linkd.Party, logs *partylog.Logs, max int) *Roster {
+	if max <= 0 {
+		max = 100_000
+	}
+	return &Roster{self: self, logs: logs, cache: map[string][]linkd.ShipmentParty{}, max: max, seed: maphash.MakeSeed()}
+}
+
+// refs are the index keys a shipment is known by in an event.
+func refs(e *linkd.Event) []ref {
+	out := make([]ref, 0, 3)
+	if e.CarrierBookingReference != "" {
+		out = append(out, ref{partylog.ByBooking, e.CarrierBookingReference})
+	}
+	if e.TransportDocumentReference != "" {
+		out = append(out, ref{partylog.ByTransportDocument, e.TransportDocumentReference})
+	}
+	if e.EquipmentReference != "" {
+		out = append(out, ref{partylog.ByEquipment, e.EquipmentReference})
+	}
+	return out
+}
+
+type ref struct {
+	ix    partylog.Index
+	value string
+}
+
+func (r ref) key() string { return string(rune(r.ix)) + r.value }
+
+// Of returns the party list of the shipment an event is about, as this node
+// knows it.
+func (r *Roster) Of(ctx context.Context, e *linkd.Event) ([]linkd.ShipmentParty, error) {
+	var out []linkd.ShipmentParty
+	for _, rf := range refs(e) {
+		list, err := r.lookup(ctx, rf)
+		if err != nil {
+			return nil, err
+		}
+		out = merge(out, list)
+	}
+	return out, nil
+}
+
+// Stamp sets each event's party list to its shipment's roster after the
+// event's own additions, or refuses the batch if an event adds parties its
+// origin (this node's party) may not add. Events of one batch see the
+// additions of the events before them.
+func (r *Roster) Stamp(ctx context.Context, events []linkd.Event) error {
+	var probs []linkd.Problem
+	pending := map[string][]linkd.ShipmentParty{} // this batch's additions by reference
+	for i := range events {
+		e := &events[i]
+		if e.EventID != "" {
+			// A retry of a recorded event keeps the list it was recorded
+			// with, so the retry matches it and is acknowledged as a duplicate.
+			if rec, err := r.logs.Own().GetByID(ctx, e.EventID); err == nil {
+				e.Parties = rec.Event.Parties
+				continue
+			}
+		}
+		current, err := r.Of(ctx, e)
+		if err != nil {
+			return err
+		}
+		for _, rf := range refs(e) {
+			current = merge(current, pending[rf.key()])
+		}
+		named := e.Parties
+		switch {
+		case len(current) == 0 && len(refs(e)) > 0:
+			// Opening the shipment: the origin is on it.
+			e.Parties = merge(named, []linkd.ShipmentParty{{Party: r.self.ID, Role: r.role(named)}})
+		case on(current, r.self.ID):
+			e.Parties = merge(current, named)
+		default:
+			if added := missing(current, named); len(added) > 0 {
+				probs = append(probs, linkd.Problem{Field: field(len(events), i, "parties"),
+					Reason: fmt.Sprintf("%s is not on the party list of this shipment (%s), so it cannot add %s; ask a party on it to add %s",
+						r.self.ID, strings.Join(ids(current), ", "), strings.Join(added, ", "), r.self.ID)})
+				continue
+			}
+			e.Parties = current
+		}
+		slices.SortFunc(e.Parties, func(a, b linkd.ShipmentParty) int { return strings.Compare(a.Party, b.Party) })
+		for _, rf := range refs(e) {
+			pending[rf.key()] = e.Parties
+		}
+	}
+	if len(probs) > 0 {
+		return &linkd.Error{Code: linkd.EForbidden, Message: problems(probs)}
+	}
+	return nil
+}
+
+// role is the role the opener takes: the one it names for itself, else its
+// first role as a party.
+func (r *Roster) role(named []linkd.ShipmentParty) linkd.Role {
+	for _, p := range named {
+		if p.Party == r.self.ID {
+			return p.Role
+		}
+	}
+	if len(r.self.Roles) > 0 {
+		return r.self.Roles[0]
+	}
+	return linkd.RoleShipper
+}
+
+// Learn folds recorded or verified events into the cached lists. Call it
+// after events become durable: appended here or applied from a peer.
+func (r *Roster) Learn(events []linkd.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range events {
+		e := &events[i]
+		if len(e.Parties) == 0 {
+			continue
+		}
+		for _, rf := range refs(e) {
+			k := rf.key()
+			r.gen(k).Add(1)
+			if list, ok := r.cache[k]; ok {
+				r.cache[k] = merge(list, e.Parties)
+			}
+		}
+	}
+}
+
+func (r *Roster) gen(k string) *atomic.Uint64 {
+	return &r.gens[maphash.String(r.seed, k)%uint64(len(r.gens))]
+}
+
+// lookup returns the list filed under one reference, from the cache or the
+// events the node holds.
+func (r *Roster) lookup(ctx context.Context, rf ref) ([]linkd.ShipmentParty, error) {
+	k := rf.key()
+	r.mu.Lock()
+	list, ok := r.cache[k]
+	r.mu.Unlock()
+	if ok {
+		return list, nil
+	}
+	g := r.gen(k).Load()
+	q := partylog.Query{Index: rf.ix, Value: rf.value, Limit: partylog.MaxPageSize}
+	for {
+		page, err := r.logs.Scan(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("shipment party list of %s: %w", rf.value, err)
+		}
+		for _, rec := range page.Events {
+			list = merge(list, rec.Event.Parties)
+		}
+		if page.Next == "" {
+			break
+		}
+		q.Cursor = page.Next
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.gen(k).Load() == g { // nothing learnt meanwhile that the scan may have missed
+		if len(r.order) >= r.max {
+			delete(r.cache, r.order[0])
+			r.order = r.order[1:]
+		}
+		r.cache[k] = list
+		r.order = append(r.order, k)
+	}
+	return list, nil
+}
+
+// merge returns a with b's parties added; a party already in a keeps its
+// role.
+func merge(a, b []linkd.ShipmentParty) []linkd.ShipmentParty {
+	out := a
+	copied := false
+	for _, p := range b {
+		if on(out, p.Party) {
+			continue
+		}
+		if !copied {
+			out = slices.Clone(out)
+			copied = true
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func on(list []linkd.ShipmentParty, id string) bool {
+	return slices.ContainsFunc(list, func(p linkd.ShipmentParty) bool { return p.Party == id })
+}
+
+func missing(list, named []linkd.ShipmentParty) []string {
+	var out []string
+	for _, p := range named {
+		if !on(list, p.Party) {
+			out = append(out, p.Party)
+		}
+	}
+	return out
+}
+
+func ids(list []linkd.ShipmentParty) []string {
+	out := make([]string, len(list))
+	for i, p := range list {
+		out[i] = p.Party
+	}
+	return out
+}
+
+func field(n, i int, name string) string {
+	if n == 1 {
+		return name
+	}
+	return fmt.Sprintf("events[%d].%s", i, name)
+}
+
+func problems(ps []linkd.Problem) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, "; ")
+}
