@@ -125,7 +125,7 @@ func TestRosterKeepsRetriesIdempotent(t *testing.T) {
 	first.EventID = "0195f6a8-7c1e-7000-8000-000000000001"
 	record(t, l, r, first)
 	record(t, l, r, event("BKG-3", "customs-eu")) // the list grows
-	retry := first // as the client sent it, before stamping
+	retry := first                                // as the client sent it, before stamping
 	evs := []linkd.Event{retry}
 	if err := r.Stamp(context.Background(), evs); err != nil {
 		t.Fatal(err)
