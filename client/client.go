@@ -92,6 +92,13 @@ func New(baseURL string, o Options) (*Client, error) {
 
 // do sends a request and decodes a 2xx JSON answer into out (unless nil).
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, body any, out any) (http.Header, error) {
+	_, h, err := c.doStatus(ctx, method, path, q, body, out)
+	return h, err
+}
+
+// doStatus is do that also returns the answer's status (0 if none came), for
+// endpoints whose 200 and 201 mean different things.
+func (c *Client) doStatus(ctx context.Context, method, path string, q url.Values, body any, out any) (int, http.Header, error) {
 	u := *c.base
 	u.Path += path
 	u.RawQuery = q.Encode()
@@ -103,14 +110,14 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 		default:
 			data, err := json.Marshal(body)
 			if err != nil {
-				return nil, fmt.Errorf("encode request: %w", err)
+				return 0, nil, fmt.Errorf("encode request: %w", err)
 			}
 			rd = bytes.NewReader(data)
 		}
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -121,20 +128,20 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, &linkd.Error{Code: linkd.EUnavailable, Message: fmt.Sprintf("cannot reach the node at %s", c.base.Host), Err: err}
+		return 0, nil, &linkd.Error{Code: linkd.EUnavailable, Message: fmt.Sprintf("cannot reach the node at %s", c.base.Host), Err: err}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return resp.Header, errorFrom(resp)
+		return resp.StatusCode, resp.Header, errorFrom(resp)
 	}
 	if out == nil {
 		io.Copy(io.Discard, resp.Body)
-		return resp.Header, nil
+		return resp.StatusCode, resp.Header, nil
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return resp.Header, fmt.Errorf("decode the node's answer to %s %s: %w", method, path, err)
+		return resp.StatusCode, resp.Header, fmt.Errorf("decode the node's answer to %s %s: %w", method, path, err)
 	}
-	return resp.Header, nil
+	return resp.StatusCode, resp.Header, nil
 }
 
 // Error is an error answer of the node: the domain error and the HTTP

@@ -79,7 +79,7 @@ of them and verifies the proof offline.`,
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newInitCmd(), newNodeCmd(), newEventCmd(), newShipmentCmd(), newLogCmd(), newTokenCmd(),
+	root.AddCommand(newInitCmd(), newNodeCmd(), newEventCmd(), newShipmentCmd(), newLogCmd(), newTokenCmd(), newPeerCmd(),
 		newVerifyCmd(), newBenchCmd(), newDemoCmd())
 	return root
 }

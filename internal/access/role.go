@@ -41,22 +41,25 @@ const (
 	ReadLog                             // checkpoints, inclusion and consistency proofs, evidence bundles
 	ReadMetrics                         // Prometheus metrics and the node's health detail
 	ManageTokens                        // create, list and revoke access tokens
+	ManagePeers                         // add, list and remove the partners in the node's directory
 )
 
 // grants is the permission matrix, the one place that says what each role may
 // do:
 //
-//	         ReadEvents  WriteEvents  ReadLog  ReadMetrics  ManageTokens
-//	admin        ✓            ✓          ✓          ✓            ✓
+//	         ReadEvents  WriteEvents  ReadLog  ReadMetrics  ManageTokens  ManagePeers
+//	admin        ✓            ✓          ✓          ✓            ✓             ✓
 //	writer       ✓            ✓          ✓
 //	reader       ✓                       ✓
 //	auditor      ✓                       ✓          ✓
 //
 // A writer may read because the systems that write (a TMS, the EDI gateway)
 // reconcile against what they wrote; an auditor may read the log and the
-// metrics to check the node but may not change anything.
+// metrics to check the node but may not change anything. Managing peers is
+// admin only: a peer's card decides which certificates may replicate into
+// this node. The node's own card is public material, readable with ReadLog.
 var grants = map[Role]Permission{
-	Admin:   ReadEvents | WriteEvents | ReadLog | ReadMetrics | ManageTokens,
+	Admin:   ReadEvents | WriteEvents | ReadLog | ReadMetrics | ManageTokens | ManagePeers,
 	Writer:  ReadEvents | WriteEvents | ReadLog,
 	Reader:  ReadEvents | ReadLog,
 	Auditor: ReadEvents | ReadLog | ReadMetrics,
@@ -124,6 +127,8 @@ func (p Permission) String() string {
 		return "read metrics"
 	case ManageTokens:
 		return "manage access tokens"
+	case ManagePeers:
+		return "manage peers"
 	}
 	return "do this"
 }

@@ -1,6 +1,7 @@
 // Package httpapi is a node's HTTP API: the JSON endpoints a party's people
 // and systems use (events, shipments, the log and its proofs, tokens), the
-// DCSA Track & Trace 2.2 query, health, readiness and Prometheus metrics.
+// DCSA Track & Trace 2.2 query, the directory of peers and the node's own
+// card, health, readiness and Prometheus metrics.
 // docs/openapi.json describes every endpoint.
 //
 // Every request passes the same gates in order: a concurrency cap (503 when
@@ -21,6 +22,7 @@ import (
 	"github.com/linkd-dev/linkd"
 	"github.com/linkd-dev/linkd/internal/access"
 	"github.com/linkd-dev/linkd/internal/partylog"
+	"github.com/linkd-dev/linkd/internal/peers"
 )
 
 // Config configures a Server.
@@ -38,6 +40,12 @@ type Config struct {
 	// MaxConcurrent bounds requests served at once; more are refused with
 	// 503 and Retry-After. Zero means 512.
 	MaxConcurrent int
+	// Peers is the node's directory of partners, managed under /v1/peers.
+	// Nil means the node keeps none (those endpoints answer 404).
+	Peers *peers.Directory
+	// Card returns this node's own card, served at /v1/node/card. Nil means
+	// the node has none (404).
+	Card func() (peers.Peer, error)
 }
 
 // Server is the HTTP handler of one node.
@@ -102,6 +110,12 @@ func (s *Server) routes() {
 		{method: "GET", path: "/v1/tokens", perm: access.ManageTokens, h: s.listTokens},
 		{method: "POST", path: "/v1/tokens", perm: access.ManageTokens, h: s.createToken},
 		{method: "DELETE", path: "/v1/tokens/{id}", perm: access.ManageTokens, h: s.revokeToken},
+
+		{method: "GET", path: "/v1/peers", perm: access.ManagePeers, h: s.listPeers},
+		{method: "POST", path: "/v1/peers", perm: access.ManagePeers, h: s.putPeer},
+		{method: "GET", path: "/v1/peers/{id}", perm: access.ManagePeers, h: s.getPeer},
+		{method: "DELETE", path: "/v1/peers/{id}", perm: access.ManagePeers, h: s.removePeer},
+		{method: "GET", path: "/v1/node/card", perm: access.ReadLog, h: s.nodeCard},
 
 		{method: "GET", path: "/v2/events", perm: access.ReadEvents, ownParams: true, h: s.dcsaEvents},
 	}

@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/linkd-dev/linkd"
+	"github.com/linkd-dev/linkd/internal/peers"
 )
 
 // Config is a node's configuration file. `linkd init` writes one with every
@@ -27,6 +28,9 @@ type Config struct {
 	Keys   KeysConfig   `yaml:"keys"`
 	Limits LimitsConfig `yaml:"limits"`
 	Log    LogConfig    `yaml:"log"`
+	// Advertise is the https://host:port partners reach this node at: the
+	// endpoint on the node's card. "" derives it (see AdvertiseURL).
+	Advertise string `yaml:"advertise"`
 	// ShutdownGrace bounds how long SIGTERM waits for requests in flight.
 	ShutdownGrace Duration `yaml:"shutdown_grace"`
 
@@ -171,6 +175,11 @@ func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		add("listen", "want host:port, such as 127.0.0.1:7443 or :7443")
 	}
+	if c.Advertise != "" {
+		if reason := peers.CheckEndpoint(c.Advertise); reason != "" {
+			add("advertise", "%s", reason)
+		}
+	}
 	for field, v := range map[string]string{"data": c.Data, "keys.log": c.Keys.Log, "keys.tls_cert": c.Keys.TLSCert, "keys.tls_key": c.Keys.TLSKey} {
 		if strings.TrimSpace(v) == "" {
 			add(field, "required")
@@ -228,6 +237,8 @@ party:
   jurisdiction: [{{.Jurisdiction}}]   # ISO 3166 country, then region tags; residency checks trust these
 
 listen: {{printf "%q" .Listen}}    # host:port of the HTTPS API; 0.0.0.0:7443 to serve other hosts
+advertise: {{printf "%q" .Advertise}}   # https://host:port partners reach this node at, on its card ('linkd peer card');
+                # "" = the first name given to 'linkd init --host', else the listen host; with the listen port
 data: {{printf "%q" .Data}}           # the Pebble store: events, Merkle tree, checkpoints, tokens
 
 keys:

@@ -1,7 +1,7 @@
 // Package node assembles a party's node from its parts: the Pebble store,
-// the party log, access tokens and the HTTPS API. It owns the node's
-// lifecycle (open, serve, drain on shutdown, close) and the files `linkd
-// init` creates: keys, certificate and a commented config file.
+// the party log, access tokens, the directory of peers and the HTTPS API. It
+// owns the node's lifecycle (open, serve, drain on shutdown, close) and the
+// files `linkd init` creates: keys, certificate and a commented config file.
 package node
 
 import (
@@ -24,6 +24,7 @@ import (
 	"github.com/linkd-dev/linkd/internal/access"
 	"github.com/linkd-dev/linkd/internal/httpapi"
 	"github.com/linkd-dev/linkd/internal/partylog"
+	"github.com/linkd-dev/linkd/internal/peers"
 	"github.com/linkd-dev/linkd/internal/store"
 )
 
@@ -34,6 +35,9 @@ type Node struct {
 	db      *pebble.DB
 	log     *partylog.Log
 	tokens  *access.Store
+	peers   *peers.Directory
+	card    peers.Peer // this node's card for partners, or
+	cardErr error      // why it has none
 	api     *httpapi.Server
 	metrics *httpapi.Metrics
 	srv     *http.Server
@@ -84,6 +88,9 @@ func Open(cfg Config, logger *slog.Logger) (n *Node, err error) {
 	if n.tokens, err = access.Open(n.db, access.Options{Logger: logger}); err != nil {
 		return nil, err
 	}
+	if n.peers, err = peers.Open(n.db, party, logger); err != nil {
+		return nil, err
+	}
 	var limiter *access.Limiter
 	if cfg.Limits.RatePerToken > 0 {
 		limiter = access.NewLimiter(rate.Limit(cfg.Limits.RatePerToken), cfg.Limits.BurstPerToken, nil)
@@ -91,9 +98,20 @@ func Open(cfg Config, logger *slog.Logger) (n *Node, err error) {
 	n.api = httpapi.New(httpapi.Config{
 		Self: party, Log: n.log, Tokens: n.tokens, Limiter: limiter, Metrics: n.metrics, Logger: logger,
 		OpenAPI: docs.OpenAPI, MaxBodyBytes: cfg.Limits.MaxBodyBytes, MaxConcurrent: cfg.Limits.MaxConcurrent,
+		Peers: n.peers, Card: n.Card,
 	})
 	if n.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	// The card needs the bound port (listen may say :0). A node without one
+	// still serves its own party; it only cannot be added by partners.
+	advertise, cerr := cfg.AdvertiseURL(n.ln.Addr().String())
+	if cerr == nil {
+		n.card, cerr = cfg.Card(advertise)
+	}
+	if cerr != nil {
+		logger.Warn("this node has no card for partners", "err", cerr)
+		n.cardErr = &linkd.Error{Code: linkd.ENotFound, Message: "this node has no card for partners; its log says why (usually: set advertise in its config)", Err: cerr}
 	}
 	l := cfg.Limits
 	n.srv = &http.Server{
@@ -103,14 +121,18 @@ func Open(cfg Config, logger *slog.Logger) (n *Node, err error) {
 		WriteTimeout:      time.Duration(l.WriteTimeout),
 		IdleTimeout:       time.Duration(l.IdleTimeout),
 		MaxHeaderBytes:    l.MaxHeaderBytes,
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		// Peers present their certificate (peers.ClientTLS) and are known
+		// by it (Directory.Identify); people and systems come with bearer
+		// tokens and none. So a certificate is asked for, never required,
+		// and never checked against a CA: only the directory's pins count.
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, ClientAuth: tls.RequestClientCert},
 		// TLS handshake failures and client hang-ups are routine on an
 		// exposed port: keep them out of the operator's error log.
 		ErrorLog: slog.NewLogLogger(logger.With("component", "http").Handler(), slog.LevelDebug),
 	}
 	_, cp := n.log.Checkpoint()
-	logger.Info("node open", "listen", n.ln.Addr().String(), "log_size", n.log.Size(),
-		"root", fmt.Sprintf("%x", cp.Hash[:8]), "tokens", n.tokens.Count(), "data", cfg.Path(cfg.Data))
+	logger.Info("node open", "listen", n.ln.Addr().String(), "advertise", n.card.Endpoint, "log_size", n.log.Size(),
+		"root", fmt.Sprintf("%x", cp.Hash[:8]), "tokens", n.tokens.Count(), "peers", n.peers.Len(), "data", cfg.Path(cfg.Data))
 	return n, nil
 }
 
@@ -122,6 +144,18 @@ func (n *Node) Log() *partylog.Log { return n.log }
 
 // Tokens is the node's token store.
 func (n *Node) Tokens() *access.Store { return n.tokens }
+
+// Peers is the node's directory of partners.
+func (n *Node) Peers() *peers.Directory { return n.peers }
+
+// Card is this node's identity card for its partners (GET /v1/node/card,
+// 'linkd peer card'), or a not_found error saying it has none.
+func (n *Node) Card() (peers.Peer, error) {
+	if n.cardErr != nil {
+		return peers.Peer{}, n.cardErr
+	}
+	return n.card, nil
+}
 
 // Serve answers requests until ctx ends, then drains: /readyz turns 503, the
 // listener closes, and requests in flight get up to the configured grace to

@@ -376,6 +376,8 @@ func TestLoadConfigRefuses(t *testing.T) {
 		{"misspelt nested key", rename("rate_per_token", "rate_per_tokn"), []string{"rate_per_tokn"}},
 		{"listen without a port", set("listen", "127.0.0.1"), []string{"listen"}},
 		{"listen empty", set("listen", `""`), []string{"listen"}},
+		{"advertise with a path", set("advertise", `"https://linkd.hict.vn:7443/api"`), []string{"advertise"}},
+		{"advertise without https", set("advertise", "linkd.hict.vn:7443"), []string{"advertise"}},
 		{"zero duration", set("read_header_timeout", "0s"), []string{"limits.read_header_timeout"}},
 		{"zero grace", set("shutdown_grace", "0s"), []string{"shutdown_grace"}},
 		{"no concurrency", set("max_concurrent", "0"), []string{"limits.max_concurrent"}},
