@@ -8,37 +8,66 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/linkd-dev/linkd"
 	"github.com/linkd-dev/linkd/internal/tlog"
+	"github.com/linkd-dev/linkd/internal/witness"
 )
 
 func newVerifyCmd() *cobra.Command {
-	var key string
+	var key, keyFile string
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "verify --key KEY BUNDLE",
-		Short: "Check offline that a party recorded an event",
-		Long: `verify reads a proof bundle (an event, its salt, its log index, an inclusion
-proof and a signed checkpoint; '-' reads standard input) and checks, with no
-network and without trusting whoever handed it over, that the party holding
-KEY recorded exactly that event.
+		Use:   "verify (--key KEY | --log-key FILE) BUNDLE",
+		Short: "Check offline that a party recorded an event, or that a log equivocated",
+		Long: `verify checks, with no network and without trusting whoever handed it over,
+one of two kinds of file ('-' reads standard input):
 
-KEY is the party's log public key in signed-note form
-(linkd.dev/log/<party>+<hash>+<base64>), or @FILE to read it from a file.
+A proof bundle (an event, its salt, its log index, an inclusion proof and a
+signed checkpoint): that the party holding KEY recorded exactly that event.
+
+An evidence bundle (two signed checkpoints "a" and "b" of one log, and for
+different sizes the root the larger implies at the smaller size with a
+consistency proof), as a node writes when it catches a peer's log in a split
+view: that the log holding KEY signed two checkpoints that cannot both be true.
+
+KEY is the log's public key in signed-note form
+(linkd.dev/log/<party>+<hash>+<base64>), or @FILE to read it from a file;
+--log-key FILE is the same as --key @FILE.
 
 It prints what was proven, or exactly which check failed. Exit status: 0
-verified, 1 not verified, 2 the input could not be read.`,
-		Example: `  linkd verify --key @haiphong-terminal.pub bundle.json`,
-		Args:    cobra.ExactArgs(1),
+verified or proven, 1 not, 2 the input could not be read.`,
+		Example: `  linkd verify --key @haiphong-terminal.pub bundle.json
+  linkd verify --log-key haiphong-terminal.pub evidence.json`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case key != "" && keyFile != "":
+				return &exitError{exitUsage, errors.New("give the log's public key once: --key or --log-key, not both")}
+			case keyFile != "":
+				key = "@" + keyFile
+			case key == "":
+				return &exitError{exitUsage, errors.New(`required flag(s) "key" not set: give the log's public key with --key KEY, --key @FILE or --log-key FILE`)}
+			}
 			vkey, err := readKey(key)
 			if err != nil {
 				return &exitError{exitUsage, err}
 			}
-			b, err := readBundle(cmd.InOrStdin(), args[0])
+			data, err := readInput(cmd.InOrStdin(), args[0])
+			if err != nil {
+				return &exitError{exitUsage, err}
+			}
+			if isEvidence(data) {
+				ev, err := linkd.ParseEvidence(data)
+				if err != nil {
+					return &exitError{exitUsage, fmt.Errorf("read evidence %s: not a linkd evidence bundle: %v", args[0], err)}
+				}
+				return verifyEvidence(cmd.OutOrStdout(), ev, vkey, asJSON)
+			}
+			b, err := parseBundle(data, args[0])
 			if err != nil {
 				return &exitError{exitUsage, err}
 			}
@@ -74,10 +103,76 @@ verified, 1 not verified, 2 the input could not be read.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&key, "key", "", "the party's log public key, or @FILE (required)")
+	cmd.Flags().StringVar(&key, "key", "", "the log's public key, or @FILE")
+	cmd.Flags().StringVar(&keyFile, "log-key", "", "a file holding the log's public key (same as --key @FILE)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
-	cmd.MarkFlagRequired("key")
 	return cmd
+}
+
+// verifyEvidence checks an evidence bundle and prints the verdict.
+func verifyEvidence(out io.Writer, ev *linkd.Evidence, vkey string, asJSON bool) error {
+	verr := witness.VerifyEvidence(ev, vkey)
+	// Once proven, both checkpoints open with the key; say what they claim.
+	var a, b linkd.Checkpoint
+	if verr == nil {
+		v, _ := tlog.NewVerifier(vkey)
+		a, _ = tlog.OpenCheckpoint(ev.A, v)
+		b, _ = tlog.OpenCheckpoint(ev.B, v)
+		if a.Size > b.Size {
+			a, b = b, a
+		}
+	}
+	if asJSON {
+		res := map[string]any{"proven": verr == nil, "origin": ev.Origin}
+		if verr != nil {
+			res["reason"] = verr.Error()
+			var ve *tlog.VerifyError
+			if errors.As(verr, &ve) {
+				res["kind"] = ve.Kind.Error()
+			}
+		} else {
+			res["a"] = map[string]any{"size": a.Size, "rootHash": a.Hash[:]}
+			res["b"] = map[string]any{"size": b.Size, "rootHash": b.Hash[:]}
+			if a.Size != b.Size {
+				res["impliedRoot"] = ev.SmallerRoot
+			}
+		}
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		enc.Encode(res)
+	} else if verr != nil {
+		fmt.Fprintf(out, "NOT PROVEN: %v\n", verr)
+	} else {
+		fmt.Fprintf(out, "PROVEN: %s signed two checkpoints that cannot both be true: size %d root %s and size %d root %s\n",
+			a.Origin, a.Size, tlog.Hash(a.Hash), b.Size, tlog.Hash(b.Hash))
+		if a.Size == b.Size {
+			fmt.Fprintf(out, "  both give size %d, with different roots.\n", a.Size)
+		} else {
+			fmt.Fprintf(out, "  the size-%d checkpoint extends a tree whose root at size %d is %s, not the one the size-%d checkpoint signs\n", b.Size, a.Size, ev.SmallerRoot, a.Size)
+			fmt.Fprintf(out, "  (RFC 6962 consistency proof of %d hashes verified).\n", len(ev.Proof))
+		}
+		if ev.ObservedBy != "" || ev.From != "" || !ev.Observed.IsZero() {
+			fmt.Fprintf(out, "  observed by %s", orUnknown(ev.ObservedBy))
+			if ev.From != "" {
+				fmt.Fprintf(out, ", received from %s", ev.From)
+			}
+			if !ev.Observed.IsZero() {
+				fmt.Fprintf(out, ", at %s", ev.Observed.UTC().Format(time.RFC3339))
+			}
+			fmt.Fprintln(out, " (not part of the proof)")
+		}
+	}
+	if verr != nil {
+		return &exitError{code: exitFailed, err: verr}
+	}
+	return nil
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "an unnamed party"
+	}
+	return s
 }
 
 func readKey(k string) (string, error) {
@@ -95,8 +190,12 @@ func readKey(k string) (string, error) {
 	return k, nil
 }
 
-// readBundle reads a proof bundle from a file or, for "-", from stdin.
-func readBundle(stdin io.Reader, path string) (*linkd.ProofBundle, error) {
+// maxInput bounds what verify reads: a proof bundle carries an event of up
+// to MaxEventBytes, in base64 and JSON at most twice that.
+const maxInput = 2 * linkd.MaxEventBytes
+
+// readInput reads a bundle from a file or, for "-", from stdin.
+func readInput(stdin io.Reader, path string) ([]byte, error) {
 	var r io.Reader = stdin
 	if path != "-" {
 		f, err := os.Open(path)
@@ -106,13 +205,30 @@ func readBundle(stdin io.Reader, path string) (*linkd.ProofBundle, error) {
 		defer f.Close()
 		r = f
 	}
-	data, err := io.ReadAll(io.LimitReader(r, 2*linkd.MaxEventBytes+1))
+	data, err := io.ReadAll(io.LimitReader(r, maxInput+1))
 	if err != nil {
 		return nil, fmt.Errorf("read bundle: %w", err)
 	}
-	if len(data) > 2*linkd.MaxEventBytes {
-		return nil, fmt.Errorf("read bundle: over %d bytes; a proof bundle is a few kilobytes", 2*linkd.MaxEventBytes)
+	if len(data) > maxInput {
+		return nil, fmt.Errorf("read bundle: over %d bytes; a proof or evidence bundle is a few kilobytes", maxInput)
 	}
+	return data, nil
+}
+
+// isEvidence reports whether data is a JSON object with "a" and "b", the
+// two checkpoints of an evidence bundle.
+func isEvidence(data []byte) bool {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(data, &fields) != nil {
+		return false
+	}
+	_, a := fields["a"]
+	_, b := fields["b"]
+	return a && b
+}
+
+// parseBundle decodes a proof bundle.
+func parseBundle(data []byte, path string) (*linkd.ProofBundle, error) {
 	var b linkd.ProofBundle
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
