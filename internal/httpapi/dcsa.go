@@ -19,7 +19,7 @@ func (s *Server) dcsaEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page, err := query.Run(r.Context(), s.cfg.Log, q.Filter, q.Cursor, q.Limit)
+	page, err := query.Run(r.Context(), s.reader(), q.Filter, q.Cursor, q.Limit)
 	if err != nil {
 		return err
 	}

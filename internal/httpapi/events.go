@@ -25,7 +25,7 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) error {
 	if len(events) == 0 {
 		return linkd.Errorf(linkd.EInvalid, "the body holds no events: send one event object or a non-empty array")
 	}
-	acks, err := s.cfg.Log.Append(r.Context(), events)
+	acks, err := s.ingest(r.Context(), events)
 	if err != nil {
 		return err
 	}
@@ -65,7 +65,7 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) error {
 	if err := p.err(); err != nil {
 		return err
 	}
-	page, err := query.Run(r.Context(), s.cfg.Log, f, cursor, int(limit))
+	page, err := query.Run(r.Context(), s.reader(), f, cursor, int(limit))
 	if err != nil {
 		return err
 	}
@@ -78,7 +78,7 @@ func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) error {
 	if !linkd.IsUUID(id) {
 		return linkd.Errorf(linkd.EInvalid, "event id %q is not a UUID", clip(id))
 	}
-	rec, err := s.cfg.Log.GetByID(r.Context(), id)
+	rec, err := s.reader().GetByID(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -122,6 +122,11 @@ func (s *Server) checkpoint(w http.ResponseWriter, r *http.Request) error {
 	info, err := checkpointInfo(note, s.cfg.Log.PublicKey())
 	if err != nil {
 		return err
+	}
+	if s.cfg.Cosigned != nil {
+		// The same checkpoint with the cosignatures of the peers that
+		// verified it: C2SP tlog-cosignature lines after the log's own.
+		info.Checkpoint = string(s.cfg.Cosigned(note, info.Size))
 	}
 	writeJSON(w, http.StatusOK, info)
 	return nil

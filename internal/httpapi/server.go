@@ -21,6 +21,7 @@ import (
 
 	"github.com/linkd-dev/linkd"
 	"github.com/linkd-dev/linkd/internal/access"
+	"github.com/linkd-dev/linkd/internal/alerts"
 	"github.com/linkd-dev/linkd/internal/partylog"
 	"github.com/linkd-dev/linkd/internal/peers"
 )
@@ -46,6 +47,20 @@ type Config struct {
 	// Card returns this node's own card, served at /v1/node/card. Nil means
 	// the node has none (404).
 	Card func() (peers.Peer, error)
+	// Logs is every log the node holds (its own and its peers' replicas);
+	// queries, event reads and shipment timelines read through it. Nil
+	// means the own log only.
+	Logs *partylog.Logs
+	// Ingest records a batch from a client. Nil means Log.Append; a node
+	// sets it to stamp shipment party lists first.
+	Ingest func(ctx context.Context, events []linkd.Event) ([]linkd.Ack, error)
+	// Links reports the node's links (GET /v1/links). Nil: no links.
+	Links func() any
+	// Alerts is the node's alert list (GET /v1/alerts). Nil: none.
+	Alerts *alerts.Store
+	// Cosigned returns a checkpoint note with the cosignatures this node
+	// holds for it. Nil serves notes as the log signed them.
+	Cosigned func(note []byte, size int64) []byte
 }
 
 // Server is the HTTP handler of one node.
@@ -116,6 +131,12 @@ func (s *Server) routes() {
 		{method: "GET", path: "/v1/peers/{id}", perm: access.ManagePeers, h: s.getPeer},
 		{method: "DELETE", path: "/v1/peers/{id}", perm: access.ManagePeers, h: s.removePeer},
 		{method: "GET", path: "/v1/node/card", perm: access.ReadLog, h: s.nodeCard},
+
+		{method: "GET", path: "/v1/links", perm: access.ReadLog, h: s.listLinks},
+		{method: "GET", path: "/v1/alerts", perm: access.ReadLog, params: []string{"all"}, h: s.listAlerts},
+		{method: "POST", path: "/v1/alerts/{id}/ack", perm: access.ManagePeers, h: s.ackAlert},
+		{method: "GET", path: "/v1/holds", perm: access.ReadLog, h: s.listHolds},
+		{method: "DELETE", path: "/v1/holds/{party}", perm: access.ManagePeers, h: s.releaseHold},
 
 		{method: "GET", path: "/v2/events", perm: access.ReadEvents, ownParams: true, h: s.dcsaEvents},
 	}

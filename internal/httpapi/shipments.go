@@ -42,7 +42,7 @@ func (s *Server) gather(ctx context.Context, ix partylog.Index, ref string) ([]l
 	var out []linkd.Recorded
 	q := partylog.Query{Index: ix, Value: ref, Limit: partylog.MaxPageSize}
 	for {
-		p, err := s.cfg.Log.Scan(ctx, q)
+		p, err := s.reader().Scan(ctx, q)
 		if err != nil {
 			return nil, false, err
 		}

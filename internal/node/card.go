@@ -11,6 +11,7 @@ import (
 
 	"github.com/linkd-dev/linkd/internal/peers"
 	"github.com/linkd-dev/linkd/internal/tlog"
+	"github.com/linkd-dev/linkd/internal/witness"
 )
 
 // Card returns this node's identity card for its partners, with advertise
@@ -32,11 +33,18 @@ func (c Config) Card(advertise string) (peers.Peer, error) {
 	if err != nil {
 		return peers.Peer{}, fmt.Errorf("node card: %w", err)
 	}
+	wvkey := ""
+	if b, err := os.ReadFile(c.Path(c.Keys.Witness) + ".pub"); err == nil {
+		if _, err := witness.NewCosignatureVerifier(strings.TrimSpace(string(b))); err == nil {
+			wvkey = strings.TrimSpace(string(b))
+		}
+	}
 	card := peers.Peer{
-		Party:    c.PartyValue(),
-		LogKey:   vkey,
-		CertPEM:  string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})),
-		Endpoint: advertise,
+		WitnessKey: wvkey,
+		Party:      c.PartyValue(),
+		LogKey:     vkey,
+		CertPEM:    string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})),
+		Endpoint:   advertise,
 	}
 	if err := card.Validate(time.Now()); err != nil {
 		return peers.Peer{}, fmt.Errorf("node card: partners would refuse it: %w", err)

@@ -50,6 +50,9 @@ type KeysConfig struct {
 	Log     string `yaml:"log"`      // Ed25519 signer key of the log, note format
 	TLSCert string `yaml:"tls_cert"` // PEM certificate (ECDSA P-256)
 	TLSKey  string `yaml:"tls_key"`  // PEM private key
+	// Witness is the Ed25519 key this node cosigns its peers' verified
+	// checkpoints with (C2SP tlog-cosignature). Made on first start if absent.
+	Witness string `yaml:"witness"`
 }
 
 // LimitsConfig bounds what clients may ask of the node.
@@ -91,7 +94,7 @@ func Defaults() Config {
 	return Config{
 		Listen: "127.0.0.1:7443",
 		Data:   "store",
-		Keys:   KeysConfig{Log: "keys/log.key", TLSCert: "tls/node.crt", TLSKey: "tls/node.key"},
+		Keys:   KeysConfig{Log: "keys/log.key", TLSCert: "tls/node.crt", TLSKey: "tls/node.key", Witness: "keys/witness.key"},
 		Limits: LimitsConfig{
 			MaxBodyBytes:      linkd.MaxBatchBytes,
 			MaxConcurrent:     512,
@@ -180,7 +183,7 @@ func (c *Config) Validate() error {
 			add("advertise", "%s", reason)
 		}
 	}
-	for field, v := range map[string]string{"data": c.Data, "keys.log": c.Keys.Log, "keys.tls_cert": c.Keys.TLSCert, "keys.tls_key": c.Keys.TLSKey} {
+	for field, v := range map[string]string{"data": c.Data, "keys.log": c.Keys.Log, "keys.tls_cert": c.Keys.TLSCert, "keys.tls_key": c.Keys.TLSKey, "keys.witness": c.Keys.Witness} {
 		if strings.TrimSpace(v) == "" {
 			add(field, "required")
 		}
@@ -245,6 +248,7 @@ keys:
   log: {{printf "%q" .Keys.Log}}         # Ed25519 key that signs checkpoints; losing it ends the log's identity
   tls_cert: {{printf "%q" .Keys.TLSCert}}   # ECDSA P-256 certificate clients and peers pin
   tls_key: {{printf "%q" .Keys.TLSKey}}
+  witness: {{printf "%q" .Keys.Witness}}   # Ed25519 key that cosigns peers' checkpoints once verified
 
 limits:
   max_body_bytes: {{.Limits.MaxBodyBytes}}     # one request body; larger ones get 413

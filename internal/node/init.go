@@ -23,6 +23,7 @@ import (
 	"github.com/linkd-dev/linkd/internal/access"
 	"github.com/linkd-dev/linkd/internal/store"
 	"github.com/linkd-dev/linkd/internal/tlog"
+	"github.com/linkd-dev/linkd/internal/witness"
 )
 
 // CertLifetime is how long a certificate made by Init is valid.
@@ -105,6 +106,16 @@ func Init(ctx context.Context, o InitOptions) (res InitResult, err error) {
 		return InitResult{}, err
 	}
 	if err := writeFileExcl(cfg.Path(cfg.Keys.Log)+".pub", []byte(vkey+"\n"), 0o644); err != nil {
+		return InitResult{}, err
+	}
+	wkey, wvkey, err := witness.GenerateKey(o.Party.ID)
+	if err != nil {
+		return InitResult{}, err
+	}
+	if err := writeFileExcl(cfg.Path(cfg.Keys.Witness), []byte(wkey+"\n"), 0o600); err != nil {
+		return InitResult{}, err
+	}
+	if err := writeFileExcl(cfg.Path(cfg.Keys.Witness)+".pub", []byte(wvkey+"\n"), 0o644); err != nil {
 		return InitResult{}, err
 	}
 	fp, err := writeCert(cfg.Path(cfg.Keys.TLSCert), cfg.Path(cfg.Keys.TLSKey), o.Party, append([]string{"localhost", "127.0.0.1", "::1"}, o.Hosts...))

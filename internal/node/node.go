@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -22,9 +23,12 @@ import (
 	"github.com/linkd-dev/linkd"
 	"github.com/linkd-dev/linkd/docs"
 	"github.com/linkd-dev/linkd/internal/access"
+	"github.com/linkd-dev/linkd/internal/alerts"
 	"github.com/linkd-dev/linkd/internal/httpapi"
+	"github.com/linkd-dev/linkd/internal/link"
 	"github.com/linkd-dev/linkd/internal/partylog"
 	"github.com/linkd-dev/linkd/internal/peers"
+	"github.com/linkd-dev/linkd/internal/roster"
 	"github.com/linkd-dev/linkd/internal/store"
 )
 
@@ -36,6 +40,13 @@ type Node struct {
 	log     *partylog.Log
 	tokens  *access.Store
 	peers   *peers.Directory
+	logs    *partylog.Logs
+	roster  *roster.Roster
+	alerts  *alerts.Store
+	links   *link.Manager
+	cosigs  *cosignatures
+	unsub   func()
+	applied atomic.Pointer[func(origin string, from int64, res partylog.ApplyResult)]
 	card    peers.Peer // this node's card for partners, or
 	cardErr error      // why it has none
 	api     *httpapi.Server
@@ -79,6 +90,9 @@ func Open(cfg Config, logger *slog.Logger) (n *Node, err error) {
 		Logger:     logger,
 		OnCommit: func(c partylog.CommitInfo) {
 			n.metrics.ObserveCommit(c.Events, c.SyncDuration, c.Size)
+			if n.links != nil {
+				n.links.Committed()
+			}
 		},
 	})
 	if err != nil {
@@ -91,6 +105,9 @@ func Open(cfg Config, logger *slog.Logger) (n *Node, err error) {
 	if n.peers, err = peers.Open(n.db, party, logger); err != nil {
 		return nil, err
 	}
+	if err := n.openLinks(cfg, party, cert, logger); err != nil {
+		return nil, err
+	}
 	var limiter *access.Limiter
 	if cfg.Limits.RatePerToken > 0 {
 		limiter = access.NewLimiter(rate.Limit(cfg.Limits.RatePerToken), cfg.Limits.BurstPerToken, nil)
@@ -99,6 +116,8 @@ func Open(cfg Config, logger *slog.Logger) (n *Node, err error) {
 		Self: party, Log: n.log, Tokens: n.tokens, Limiter: limiter, Metrics: n.metrics, Logger: logger,
 		OpenAPI: docs.OpenAPI, MaxBodyBytes: cfg.Limits.MaxBodyBytes, MaxConcurrent: cfg.Limits.MaxConcurrent,
 		Peers: n.peers, Card: n.Card,
+		Logs: n.logs, Ingest: n.ingest, Links: func() any { return n.links.Status() }, Alerts: n.alerts,
+		Cosigned: n.cosigs.on,
 	})
 	if n.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
@@ -115,7 +134,7 @@ func Open(cfg Config, logger *slog.Logger) (n *Node, err error) {
 	}
 	l := cfg.Limits
 	n.srv = &http.Server{
-		Handler:           n.api,
+		Handler:           n.handler(),
 		ReadHeaderTimeout: time.Duration(l.ReadHeaderTimeout),
 		ReadTimeout:       time.Duration(l.ReadTimeout),
 		WriteTimeout:      time.Duration(l.WriteTimeout),
@@ -164,6 +183,9 @@ func (n *Node) Serve(ctx context.Context) error {
 	n.served = true
 	errc := make(chan error, 1)
 	go func() { errc <- n.srv.ServeTLS(n.ln, "", "") }()
+	if err := n.links.Start(); err != nil {
+		n.logger.Warn("some links could not start; see above", "err", err)
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -191,6 +213,12 @@ func (n *Node) Close() error {
 	var errs []error
 	if n.ln != nil && !n.served {
 		n.ln.Close()
+	}
+	if n.unsub != nil {
+		n.unsub()
+	}
+	if n.links != nil {
+		n.links.Close()
 	}
 	if n.log != nil {
 		errs = append(errs, n.log.Close())

@@ -181,3 +181,15 @@ func (r *Replica) lookupID(id string) (int64, bool, error) {
 	}
 	return be64(v), true, nil
 }
+
+// CursorAfter returns the cursor that resumes a scan right after rec, which
+// any of these logs may hold.
+func (s *Logs) CursorAfter(rec linkd.Recorded) string {
+	num := s.own.num
+	if rec.Event.Origin != s.own.self.ID {
+		if r, ok := s.Lookup(rec.Event.Origin); ok {
+			num = r.num
+		}
+	}
+	return encodeCursor(appendPosition(nil, timeKey(rec.Event.EventDateTime.Time), num, rec.LogIndex))
+}

@@ -54,10 +54,11 @@ type RemoteEntry struct {
 
 // ApplyResult is what one Apply did.
 type ApplyResult struct {
-	Size     int64     // the replica's verified size afterwards
-	Payloads int       // events stored with their payload
-	Hashes   int       // entries stored as a commitment only
-	MaxHLC   linkd.HLC // the largest clock stamp among the stored events
+	Size     int64         // the replica's verified size afterwards
+	Payloads int           // events stored with their payload
+	Hashes   int           // entries stored as a commitment only
+	MaxHLC   linkd.HLC     // the largest clock stamp among the stored events
+	Events   []linkd.Event // the stored payloads, in log order
 }
 
 // Kinds of Apply failure. A *ReplicaError matches its kind with errors.Is.
@@ -323,6 +324,7 @@ func (r *Replica) Apply(ctx context.Context, from int64, note []byte, entries []
 			}
 		}
 		maxHLC = max(maxHLC, ev.HLC)
+		res.Events = append(res.Events, ev)
 		events = append(events, newEntry(&ev, re.Canon))
 		w.event(&events[len(events)-1], idx, leaf, re.Salt)
 		res.Payloads++
