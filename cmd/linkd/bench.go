@@ -40,7 +40,7 @@ func newBenchCmd() *cobra.Command {
 			stop()
 		}
 	}
-	cmd.AddCommand(newBenchIngestCmd(), newBenchHTTPCmd(), newBenchShipmentCmd())
+	cmd.AddCommand(newBenchIngestCmd(), newBenchHTTPCmd(), newBenchShipmentCmd(), newBenchPropagationCmd())
 	return cmd
 }
 

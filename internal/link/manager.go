@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/linkd-dev/linkd/internal/peers"
 )
@@ -19,6 +20,31 @@ type Manager struct {
 	mu      sync.Mutex
 	senders map[string]*sender // by peer id; guarded by mu
 	closed  bool
+
+	cosignMu sync.Mutex
+	cosigned map[string]time.Time // when each peer's log was last cosigned
+}
+
+// cosignEvery spaces a witness's cosignatures of one log: a cosignature
+// vouches for every checkpoint before it, so one a second is enough, and
+// cosigning every frame would add more bytes on the wire than the frame's
+// own framing.
+const cosignEvery = time.Second
+
+// cosignDue reports whether peer's log is due a cosignature, and if so
+// notes that it gets one now.
+func (m *Manager) cosignDue(peer string) bool {
+	m.cosignMu.Lock()
+	defer m.cosignMu.Unlock()
+	now := time.Now()
+	if t, ok := m.cosigned[peer]; ok && now.Sub(t) < cosignEvery {
+		return false
+	}
+	if m.cosigned == nil {
+		m.cosigned = map[string]time.Time{}
+	}
+	m.cosigned[peer] = now
+	return true
 }
 
 // New returns a manager; Start begins sending.

@@ -75,7 +75,11 @@ func (m *Manager) handleCursor(w http.ResponseWriter, r *http.Request, p peers.P
 func (m *Manager) handleFrame(w http.ResponseWriter, r *http.Request, p peers.Peer) {
 	id := p.Party.ID
 	body := &countingReader{r: r.Body}
-	f, err := DecodeFrame(body)
+	raw, err := readBody(body, r.Header.Get("Content-Encoding"))
+	var f *Frame
+	if err == nil {
+		f, err = DecodeFrame(bytes.NewReader(raw))
+	}
 	if err != nil {
 		status := http.StatusBadRequest
 		if linkd.ErrorCode(err) == linkd.ETooLarge {
@@ -110,7 +114,7 @@ func (m *Manager) handleFrame(w http.ResponseWriter, r *http.Request, p peers.Pe
 		m.cfg.OnApplied(id, f.From, res)
 	}
 	ack := FrameAck{Size: res.Size}
-	if m.cfg.Cosign != nil {
+	if m.cfg.Cosign != nil && m.cosignDue(id) {
 		note, _ := rep.Checkpoint()
 		if line, err := m.cfg.Cosign(note, rep.Verifier()); err != nil {
 			m.cfg.Logger.Error("cosigning a verified checkpoint failed", "peer", id, "err", err)

@@ -29,6 +29,7 @@ type sender struct {
 	status Status // guarded by mu
 
 	fw      frameWriter
+	zbuf    []byte // the compressed frame
 	behind  time.Time // when the peer first fell behind; zero when up to date
 	backoff time.Duration
 }
@@ -195,7 +196,9 @@ func (s *sender) send(ctx context.Context, cursor int64) (int64, error) {
 	if err != nil {
 		return cursor, err
 	}
-	body := w.finish()
+	frame := w.finish()
+	s.zbuf = compressFrame(s.zbuf, frame)
+	body := s.zbuf
 	ack, status, err := s.do(ctx, http.MethodPost, "/v1/link/frames", body, "application/vnd.linkd.frame")
 	if err != nil {
 		return cursor, err
@@ -254,6 +257,7 @@ func (s *sender) do(ctx context.Context, method, path string, body []byte, ctype
 	}
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
+		req.Header.Set("Content-Encoding", "zstd")
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {

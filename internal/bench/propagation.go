@@ -1,0 +1,403 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/linkd-dev/linkd"
+	"github.com/linkd-dev/linkd/internal/faultnet"
+	"github.com/linkd-dev/linkd/internal/node"
+	"github.com/linkd-dev/linkd/internal/partylog"
+	"github.com/linkd-dev/linkd/internal/scenario"
+)
+
+// PropagationConfig sets up a propagation run: Nodes real nodes in this
+// process, each with its own store, keys and TLS listener on loopback, all
+// linked to each other; the first records Rate events/s for Duration, every
+// event shared with every party.
+type PropagationConfig struct {
+	Dir      string
+	Nodes    int
+	Rate     int
+	Duration time.Duration
+	Batch    int // events per append; Rate/1000 when 0 (one append per millisecond)
+}
+
+// PropagationResult is what one run measured.
+type PropagationResult struct {
+	Nodes, Events int
+	Rate          float64 // events/s the origin achieved
+	Latency       Latencies
+	// Wire bytes between the origin and one peer, through a counting TCP
+	// proxy, against the canonical bytes of the payloads it carried.
+	WireBytes, PayloadBytes int64
+}
+
+// Overhead is the share of wire bytes beyond the payloads.
+func (r PropagationResult) Overhead() float64 {
+	if r.PayloadBytes == 0 {
+		return 0
+	}
+	return float64(r.WireBytes-r.PayloadBytes) / float64(r.PayloadBytes)
+}
+
+// Latencies summarises per-event delays from the origin's acknowledgement to
+// verified-and-queryable at a peer, over every peer.
+type Latencies struct {
+	N             int
+	P50, P99, Max time.Duration
+}
+
+// cast is the Vietnam→EU lane's parties, for benchmark nodes.
+var cast = []linkd.Party{
+	{ID: "hanoi-electronics", Name: "Hanoi Electronics", Roles: []linkd.Role{linkd.RoleShipper}, Jurisdiction: []string{"VN", "ASEAN"}},
+	scenario.Terminal,
+	{ID: "oceanic-lines", Name: "Oceanic Lines", Roles: []linkd.Role{linkd.RoleCarrier}, Jurisdiction: []string{"SG", "ASEAN"}},
+	{ID: "vn-forwarding", Name: "VN Forwarding", Roles: []linkd.Role{linkd.RoleForwarder}, Jurisdiction: []string{"VN", "ASEAN"}},
+	{ID: "eu-customs", Name: "EU Customs", Roles: []linkd.Role{linkd.RoleCustoms}, Jurisdiction: []string{"NL", "EU"}},
+	{ID: "dc-hamburg", Name: "DC Hamburg", Roles: []linkd.Role{linkd.RoleWarehouse}, Jurisdiction: []string{"DE", "EU"}},
+	{ID: "dc-rotterdam", Name: "DC Rotterdam", Roles: []linkd.Role{linkd.RoleWarehouse}, Jurisdiction: []string{"NL", "EU"}},
+	{ID: "dc-antwerp", Name: "DC Antwerp", Roles: []linkd.Role{linkd.RoleWarehouse}, Jurisdiction: []string{"BE", "EU"}},
+}
+
+// lane returns the first n parties of the cast.
+func lane(n int) []linkd.Party {
+	if n > len(cast) {
+		n = len(cast)
+	}
+	return cast[:n]
+}
+
+type laneNode struct {
+	party  linkd.Party
+	cfg    node.Config
+	n      *node.Node
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func openLaneNode(ctx context.Context, dir string, p linkd.Party) (*laneNode, error) {
+	res, err := node.Init(ctx, node.InitOptions{Dir: dir, Party: p, Listen: "127.0.0.1:0"})
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := node.LoadConfig(res.ConfigPath)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Limits.RatePerToken = 0
+	ln := &laneNode{party: p, cfg: cfg}
+	if err := ln.start(); err != nil {
+		return nil, err
+	}
+	ln.cfg.Listen = ln.n.Addr() // a restart keeps the port its peers know
+	return ln, nil
+}
+
+func (ln *laneNode) start() error {
+	n, err := node.Open(ln.cfg, nil)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ln.n, ln.cancel, ln.done = n, cancel, make(chan error, 1)
+	go func() { ln.done <- n.Serve(ctx) }()
+	return nil
+}
+
+func (ln *laneNode) stop() {
+	if ln.n == nil {
+		return
+	}
+	ln.cancel()
+	<-ln.done
+	ln.n.Close()
+	ln.n = nil
+}
+
+// linkLane puts every node's card in every other node's directory; the
+// origin reaches peer 1 through proxy, if one is given.
+func linkLane(nodes []*laneNode, proxy *faultnet.Proxy) error {
+	for i, a := range nodes {
+		for j, b := range nodes {
+			if i == j {
+				continue
+			}
+			card, err := b.n.Card()
+			if err != nil {
+				return err
+			}
+			if i == 0 && j == 1 && proxy != nil {
+				card.Endpoint = "https://" + proxy.Addr()
+			}
+			if err := a.n.Peers().Put(card); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// sharedEvents returns n scenario events on their own shipments, each with
+// every lane party on its party list.
+func sharedEvents(g *scenario.Generator, n int, parties []linkd.ShipmentParty) []linkd.Event {
+	evs := g.Batch(n)
+	for i := range evs {
+		evs[i].Parties = parties
+	}
+	return evs
+}
+
+func partyList(nodes []*laneNode) []linkd.ShipmentParty {
+	out := make([]linkd.ShipmentParty, len(nodes))
+	for i, n := range nodes {
+		out[i] = linkd.ShipmentParty{Party: n.party.ID, Role: n.party.Roles[0]}
+	}
+	return out
+}
+
+// Propagation runs one propagation measurement.
+func Propagation(ctx context.Context, cfg PropagationConfig) (PropagationResult, error) {
+	if cfg.Nodes < 2 {
+		return PropagationResult{}, fmt.Errorf("propagation needs at least 2 nodes")
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = max(1, cfg.Rate/1000)
+	}
+	dir, err := os.MkdirTemp(cfg.Dir, "linkd-bench-propagation-")
+	if err != nil {
+		return PropagationResult{}, err
+	}
+	defer os.RemoveAll(dir)
+	var nodes []*laneNode
+	defer func() {
+		for _, n := range nodes {
+			n.stop()
+		}
+	}()
+	for i, p := range lane(cfg.Nodes) {
+		n, err := openLaneNode(ctx, filepath.Join(dir, fmt.Sprintf("%d-%s", i, p.ID)), p)
+		if err != nil {
+			return PropagationResult{}, err
+		}
+		nodes = append(nodes, n)
+	}
+	origin := nodes[0]
+	proxy, err := faultnet.New(nodes[1].n.Addr())
+	if err != nil {
+		return PropagationResult{}, err
+	}
+	defer proxy.Close()
+
+	total := int(float64(cfg.Rate)*cfg.Duration.Seconds()) + cfg.Batch
+	acked := make([]atomic.Int64, total+1)
+	var mu sync.Mutex
+	var delays []time.Duration
+	for _, peer := range nodes[1:] {
+		seen := make([]int64, total+1)
+		peer.n.OnReplicated(func(from string, start int64, res partylog.ApplyResult) {
+			now := time.Now().UnixNano()
+			for i := start; i < res.Size && i < int64(len(seen)); i++ {
+				seen[i] = now
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for i := start; i < res.Size && i < int64(len(seen)); i++ {
+				if a := acked[i].Load(); a != 0 {
+					delays = append(delays, time.Duration(max(0, seen[i]-a)))
+				} else {
+					// Verified before the origin's caller had its answer.
+					delays = append(delays, 0)
+				}
+			}
+		})
+	}
+	if err := linkLane(nodes, proxy); err != nil {
+		return PropagationResult{}, err
+	}
+	// Wait until every link is up, so the run measures steady state.
+	if err := waitLinks(ctx, nodes, 10*time.Second); err != nil {
+		return PropagationResult{}, err
+	}
+	g := scenario.NewGenerator(1, time.Now())
+	parties := partyList(nodes)
+	interval := time.Duration(float64(time.Second) * float64(cfg.Batch) / float64(cfg.Rate))
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	start := time.Now()
+	sent := 0
+	for sent+cfg.Batch <= total-cfg.Batch && time.Since(start) < cfg.Duration {
+		<-tick.C
+		acks, err := origin.n.Ingest(ctx, sharedEvents(g, cfg.Batch, parties))
+		if err != nil {
+			return PropagationResult{}, err
+		}
+		now := time.Now().UnixNano()
+		for _, a := range acks {
+			if a.LogIndex < int64(len(acked)) {
+				acked[a.LogIndex].CompareAndSwap(0, now)
+			}
+		}
+		sent += len(acks)
+	}
+	elapsed := time.Since(start)
+	size := origin.n.Log().Size()
+	if err := waitReplicas(ctx, nodes, size, 30*time.Second); err != nil {
+		return PropagationResult{}, err
+	}
+	var payload int64
+	if err := origin.n.Log().ReadRange(ctx, 0, size, func(re *partylog.RawEntry) error {
+		payload += int64(len(re.Canon))
+		return nil
+	}); err != nil {
+		return PropagationResult{}, err
+	}
+	mu.Lock()
+	lat := summarize(delays)
+	mu.Unlock()
+	return PropagationResult{
+		Nodes: cfg.Nodes, Events: int(size), Rate: float64(sent) / elapsed.Seconds(), Latency: lat,
+		WireBytes: proxy.BytesUp() + proxy.BytesDown(), PayloadBytes: payload,
+	}, nil
+}
+
+func summarize(d []time.Duration) Latencies {
+	if len(d) == 0 {
+		return Latencies{}
+	}
+	slices.Sort(d)
+	q := func(p float64) time.Duration { return d[min(len(d)-1, int(p*float64(len(d))))] }
+	return Latencies{N: len(d), P50: q(0.50), P99: q(0.99), Max: d[len(d)-1]}
+}
+
+func waitLinks(ctx context.Context, nodes []*laneNode, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		up := true
+		for _, n := range nodes {
+			st := n.n.Links().Status()
+			if len(st) != len(nodes)-1 {
+				up = false
+			}
+			for _, s := range st {
+				up = up && s.Connected
+			}
+		}
+		if up {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("links not all up after %v", timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// waitReplicas waits until every peer holds the origin's log at size.
+func waitReplicas(ctx context.Context, nodes []*laneNode, size int64, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		done := true
+		for _, n := range nodes[1:] {
+			r, ok := n.n.Logs().Lookup(nodes[0].party.ID)
+			done = done && ok && r.Size() >= size
+		}
+		if done {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("peers did not reach %d entries within %v", size, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}
+
+// CatchUpConfig sets up a catch-up run: a peer is down while the origin
+// records Events events, then comes back.
+type CatchUpConfig struct {
+	Dir    string
+	Events int
+}
+
+// CatchUpResult is what a catch-up run measured.
+type CatchUpResult struct {
+	Events     int64
+	FirstFrame time.Duration // restart → first frame verified (includes the origin's retry backoff)
+	Transfer   time.Duration // first frame → every entry verified
+}
+
+// Rate is entries verified per second once the transfer began.
+func (r CatchUpResult) Rate() float64 { return float64(r.Events) / r.Transfer.Seconds() }
+
+// CatchUp runs one catch-up measurement with two nodes.
+func CatchUp(ctx context.Context, cfg CatchUpConfig, progress io.Writer) (CatchUpResult, error) {
+	dir, err := os.MkdirTemp(cfg.Dir, "linkd-bench-catchup-")
+	if err != nil {
+		return CatchUpResult{}, err
+	}
+	defer os.RemoveAll(dir)
+	var nodes []*laneNode
+	defer func() {
+		for _, n := range nodes {
+			n.stop()
+		}
+	}()
+	for i, p := range lane(2) {
+		n, err := openLaneNode(ctx, filepath.Join(dir, fmt.Sprintf("%d-%s", i, p.ID)), p)
+		if err != nil {
+			return CatchUpResult{}, err
+		}
+		nodes = append(nodes, n)
+	}
+	if err := linkLane(nodes, nil); err != nil {
+		return CatchUpResult{}, err
+	}
+	if err := waitLinks(ctx, nodes, 10*time.Second); err != nil {
+		return CatchUpResult{}, err
+	}
+	origin, peer := nodes[0], nodes[1]
+	peer.stop()
+	g := scenario.NewGenerator(2, time.Now())
+	parties := partyList(nodes)
+	for done := 0; done < cfg.Events; {
+		n := min(1000, cfg.Events-done)
+		if _, err := origin.n.Log().Append(ctx, sharedEvents(g, n, parties)); err != nil {
+			return CatchUpResult{}, err
+		}
+		done += n
+		if progress != nil && done%100_000 == 0 {
+			fmt.Fprintf(progress, "  recorded %d of %d while the peer is down\n", done, cfg.Events)
+		}
+	}
+	size := origin.n.Log().Size()
+	restart := time.Now()
+	if err := peer.start(); err != nil {
+		return CatchUpResult{}, err
+	}
+	var first atomic.Int64
+	peer.n.OnReplicated(func(string, int64, partylog.ApplyResult) { first.CompareAndSwap(0, time.Now().UnixNano()) })
+	if err := waitReplicas(ctx, nodes, size, 10*time.Minute); err != nil {
+		return CatchUpResult{}, err
+	}
+	end := time.Now()
+	f := time.Unix(0, first.Load())
+	if first.Load() == 0 {
+		f = restart
+	}
+	return CatchUpResult{Events: size, FirstFrame: f.Sub(restart), Transfer: end.Sub(f)}, nil
+}
