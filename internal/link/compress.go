@@ -45,4 +45,3 @@ func readBody(r io.Reader, encoding string) ([]byte, error) {
 	}
 	return nil, fmt.Errorf("%w: unknown Content-Encoding %q", ErrFrame, encoding)
 }
-

@@ -29,7 +29,7 @@ type sender struct {
 	status Status // guarded by mu
 
 	fw      frameWriter
-	zbuf    []byte // the compressed frame
+	zbuf    []byte    // the compressed frame
 	behind  time.Time // when the peer first fell behind; zero when up to date
 	backoff time.Duration
 }
