@@ -60,6 +60,13 @@ var bodies = []struct{ schema, file, typ string }{
 	{"Arrival", "../shipment.go", "Arrival"},
 	{"Hold", "../shipment.go", "Hold"},
 	{"TimelineEntry", "../shipment.go", "TimelineEntry"},
+	{"Party", "../party.go", "Party"},
+	{"Peer", "../internal/peers/peers.go", "Peer"},
+	{"PeerList", "../internal/httpapi/peers.go", "peerList"},
+	{"LinkStatus", "../internal/link/sender.go", "Status"},
+	{"Alert", "../alert.go", "Alert"},
+	{"Evidence", "../evidence.go", "Evidence"},
+	{"LogHold", "../alert.go", "LogHold"},
 }
 
 // enums pairs each closed code set in the document with where the code
@@ -82,6 +89,7 @@ var enums = []struct {
 	{"FacilityCodeListProvider", "../codes.go", mapKeys("FacilityCodeListProviders")},
 	{"ReferenceType", "../codes.go", mapKeys("ReferenceTypes")},
 	{"ShipmentStatus", "../shipment.go", constsOfType("ShipmentStatus")},
+	{"AlertSeverity", "../alert.go", constsMatching(`Severity[A-Z]\w*`)},
 }
 
 var methods = []string{"get", "put", "post", "delete", "patch", "head", "options", "trace"}

@@ -23,11 +23,13 @@ import (
 //	POST /v1/link/frames   a frame of the caller's own log → FrameAck
 //	GET  /v1/link/cursor   the verified size of the caller's log here → FrameAck
 //	POST /v1/link/gossip   the caller's newest checkpoints → this node's
+//	POST /v1/link/cosign   a cosignature of the newest verified checkpoint of the caller's log
 func (m *Manager) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/link/frames", m.peerOnly(m.handleFrame))
 	mux.HandleFunc("GET /v1/link/cursor", m.peerOnly(m.handleCursor))
 	mux.HandleFunc("POST /v1/link/gossip", m.peerOnly(m.handleGossip))
+	mux.HandleFunc("POST /v1/link/cosign", m.peerOnly(m.handleCosign))
 	mux.HandleFunc("/v1/link/", func(w http.ResponseWriter, r *http.Request) {
 		writeAck(w, http.StatusNotFound, FrameAck{Code: linkd.ENotFound, Message: fmt.Sprintf("no link endpoint %s %s", r.Method, r.URL.Path)})
 	})
@@ -70,6 +72,25 @@ func (m *Manager) handleCursor(w http.ResponseWriter, r *http.Request, p peers.P
 		return
 	}
 	writeAck(w, http.StatusOK, FrameAck{Size: rep.Size()})
+}
+
+// handleCosign cosigns the newest checkpoint of the caller's log this node
+// verified. Frames carry a cosignature at most once a second, so a sender
+// that has caught up asks for one of the checkpoint its burst ended with.
+func (m *Manager) handleCosign(w http.ResponseWriter, r *http.Request, p peers.Peer) {
+	rep, err := m.cfg.Logs.Replica(p.Party, p.LogKey)
+	if err != nil {
+		m.refuse(w, p.Party.ID, "bad_checkpoint", http.StatusConflict, linkd.EConflict, err.Error())
+		return
+	}
+	ack := FrameAck{Size: rep.Size()}
+	note, _ := rep.Checkpoint()
+	if m.cfg.Cosign != nil && note != nil {
+		if line, err := m.cfg.Cosign(note, rep.Verifier()); err == nil {
+			ack.Cosignature = string(line)
+		}
+	}
+	writeAck(w, http.StatusOK, ack)
 }
 
 func (m *Manager) handleFrame(w http.ResponseWriter, r *http.Request, p peers.Peer) {

@@ -28,10 +28,11 @@ type sender struct {
 	mu     sync.Mutex
 	status Status // guarded by mu
 
-	fw      frameWriter
-	zbuf    []byte    // the compressed frame
-	behind  time.Time // when the peer first fell behind; zero when up to date
-	backoff time.Duration
+	fw         frameWriter
+	cosignedAt int64     // the size of the newest cosignature the peer sent
+	zbuf       []byte    // the compressed frame
+	behind     time.Time // when the peer first fell behind; zero when up to date
+	backoff    time.Duration
 }
 
 // Status is one link's state as this node sees it.
@@ -109,6 +110,9 @@ func (s *sender) run(ctx context.Context) {
 			cursor, err = s.send(ctx, cursor)
 		} else {
 			s.caughtUp()
+			if s.cosignedAt < cursor && s.m.cfg.OnCosigned != nil {
+				s.requestCosignature(ctx)
+			}
 			select {
 			case <-ctx.Done():
 			case <-s.wake:
@@ -208,6 +212,7 @@ func (s *sender) send(ctx context.Context, cursor int64) (int64, error) {
 		s.m.cfg.Metrics.sent(s.peer.Party.ID, len(body), payloads, hashes)
 		if ack.Cosignature != "" && s.m.cfg.OnCosigned != nil {
 			s.m.cfg.OnCosigned(s.peer.Party.ID, ack.Size, []byte(ack.Cosignature))
+			s.cosignedAt = ack.Size
 		}
 		s.update(func(st *Status) { st.Cursor, st.Connected, st.LastError, st.LastSent = ack.Size, true, "", time.Now() })
 		if ack.Size >= size {
@@ -220,6 +225,17 @@ func (s *sender) send(ctx context.Context, cursor int64) (int64, error) {
 		}
 	}
 	return -1, fmt.Errorf("%s refused a frame (%d %s): %s", s.peer.Party.ID, status, ack.Code, ack.Message)
+}
+
+// requestCosignature asks the caught-up peer to cosign the checkpoint it
+// holds, the one this node's last burst ended with.
+func (s *sender) requestCosignature(ctx context.Context) {
+	ack, status, err := s.do(ctx, http.MethodPost, "/v1/link/cosign", nil, "")
+	if err != nil || status != http.StatusOK || ack.Cosignature == "" {
+		return
+	}
+	s.m.cfg.OnCosigned(s.peer.Party.ID, ack.Size, []byte(ack.Cosignature))
+	s.cosignedAt = ack.Size
 }
 
 // gossip exchanges newest checkpoints with the peer.

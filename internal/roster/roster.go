@@ -19,7 +19,9 @@
 // references. The list is derived from the events the node holds — its own
 // and the verified ones of its peers — so it needs no storage of its own: a
 // cache answers repeated lookups and learns from every append and every
-// verified frame.
+// verified frame. The lists follow event time: the earliest event of a
+// shipment opens it, and a later event adds parties only if its origin was
+// on the list (see fold).
 package roster
 
 import (
@@ -173,7 +175,7 @@ func (r *Roster) Learn(events []linkd.Event) {
 			k := rf.key()
 			r.gen(k).Add(1)
 			if list, ok := r.cache[k]; ok {
-				r.cache[k] = merge(list, e.Parties)
+				r.cache[k] = fold(list, e, r.self.ID)
 			}
 		}
 	}
@@ -200,8 +202,8 @@ func (r *Roster) lookup(ctx context.Context, rf ref) ([]linkd.ShipmentParty, err
 		if err != nil {
 			return nil, fmt.Errorf("shipment party list of %s: %w", rf.value, err)
 		}
-		for _, rec := range page.Events {
-			list = merge(list, rec.Event.Parties)
+		for i := range page.Events {
+			list = fold(list, &page.Events[i].Event, r.self.ID)
 		}
 		if page.Next == "" {
 			break
@@ -219,6 +221,23 @@ func (r *Roster) lookup(ctx context.Context, rf ref) ([]linkd.ShipmentParty, err
 		r.order = append(r.order, k)
 	}
 	return list, nil
+}
+
+// fold applies one held event to a shipment's list, in event-time order:
+// the first event's list opens it; later events add parties only if their
+// origin is on the list by then. So a party that opened the same booking on
+// its own, without the shipment's parties, cannot put itself on their list
+// by having its events reach them.
+// An event not yet stamped with an origin is self's.
+func fold(list []linkd.ShipmentParty, e *linkd.Event, self string) []linkd.ShipmentParty {
+	origin := e.Origin
+	if origin == "" {
+		origin = self
+	}
+	if len(list) == 0 || on(list, origin) {
+		return merge(list, e.Parties)
+	}
+	return list
 }
 
 // merge returns a with b's parties added; a party already in a keeps its
