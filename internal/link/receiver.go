@@ -164,15 +164,15 @@ func (m *Manager) applyFailed(w http.ResponseWriter, p peers.Peer, rep *partylog
 		m.refuse(w, id, "fork", http.StatusConflict, linkd.EConflict, re.Detail)
 	case errors.Is(err, partylog.ErrNotAdmitted):
 		var res *residencyError
-		kind := "entitlement_violation"
+		kind := linkd.AlertEntitlementViolation
 		if errors.As(re.Cause, &res) {
-			kind = "residency_violation"
+			kind = linkd.AlertResidencyViolation
 		}
-		m.raise(kind, "critical", id, rep.Origin(), fmt.Sprintf("%s sent a payload this node must not hold; the frame was refused and nothing stored: %s", id, re.Detail), nil)
+		m.raise(kind, linkd.SeverityCritical, id, rep.Origin(), fmt.Sprintf("%s sent a payload this node must not hold; the frame was refused and nothing stored: %s", id, re.Detail), nil)
 		m.refuse(w, id, "not_admitted", http.StatusForbidden, linkd.EForbidden, re.Detail)
 	default:
 		reason := map[error]string{partylog.ErrBadCheckpoint: "bad_checkpoint", partylog.ErrRootMismatch: "root_mismatch", partylog.ErrBadEntry: "bad_entry"}[re.Kind]
-		m.raise("verification_failed", "warning", id, rep.Origin(), fmt.Sprintf("a frame from %s failed verification and was refused: %s", id, re.Detail), nil)
+		m.raise(linkd.AlertVerificationFailed, linkd.SeverityWarning, id, rep.Origin(), fmt.Sprintf("a frame from %s failed verification and was refused: %s", id, re.Detail), nil)
 		m.refuse(w, id, reason, http.StatusUnprocessableEntity, linkd.EInvalid, re.Detail)
 	}
 }
@@ -181,7 +181,7 @@ func (m *Manager) applyFailed(w http.ResponseWriter, p peers.Peer, rep *partylog
 func (m *Manager) forkCaught(peer string, rep *partylog.Replica, f *partylog.Fork, from string) {
 	ev := evidenceOf(rep.Origin(), f, m.cfg.Self.ID, from)
 	msg := fmt.Sprintf("%s signed two checkpoints of its log that cannot both be true (reported by %s); its new entries are held until an operator acts", rep.Party().ID, from)
-	m.raise("equivocation", "critical", peer, rep.Origin(), msg, ev)
+	m.raise(linkd.AlertEquivocation, linkd.SeverityCritical, peer, rep.Origin(), msg, ev)
 	if m.cfg.Alerts != nil {
 		m.cfg.Alerts.Hold(rep.Origin(), msg)
 	}
@@ -319,13 +319,13 @@ func (m *Manager) checkOwn(from string, note []byte, cp linkd.Checkpoint) {
 	own := m.cfg.Logs.Own()
 	if _, err := tlog.OpenCheckpoint(note, own.Verifier()); err != nil || cp.Size > own.Size() {
 		if err == nil {
-			m.raise("key_compromise", "critical", from, own.Origin(), fmt.Sprintf("%s holds a checkpoint of this node's log at size %d, beyond the %d entries it has: the log key may be compromised", from, cp.Size, own.Size()), nil)
+			m.raise(linkd.AlertKeyCompromise, linkd.SeverityCritical, from, own.Origin(), fmt.Sprintf("%s holds a checkpoint of this node's log at size %d, beyond the %d entries it has: the log key may be compromised", from, cp.Size, own.Size()), nil)
 		}
 		return
 	}
 	root, err := own.TreeHash(cp.Size)
 	if err == nil && root != cp.Hash {
-		m.raise("key_compromise", "critical", from, own.Origin(), fmt.Sprintf("%s holds a checkpoint of this node's log (size %d) that this node never issued: the log key may be compromised", from, cp.Size), nil)
+		m.raise(linkd.AlertKeyCompromise, linkd.SeverityCritical, from, own.Origin(), fmt.Sprintf("%s holds a checkpoint of this node's log (size %d) that this node never issued: the log key may be compromised", from, cp.Size), nil)
 	}
 }
 
