@@ -407,3 +407,20 @@ func TestLinksConvergeThroughFaults(t *testing.T) {
 		t.Fatal("no send failed: the faults never reached the links")
 	}
 }
+
+// A peer back from an outage is caught up at once, not at the end of the
+// sender's backoff: it gossips when it starts, and that cuts the wait short.
+func TestReturningPeerCutsTheBackoffShort(t *testing.T) {
+	slow := func(c *link.Config) { c.RetryMin, c.RetryMax = time.Minute, time.Minute }
+	s := newTestNode(t, shipper, slow)
+	c := newTestNode(t, carrier, nil)
+	linkAll(t, s, c)
+	shared := func(e *linkd.Event) { e.Parties = lane }
+	s.append(tagged(1, 5, "BKG-BACK", "A", shared)...)
+	waitConverged(t, 10*time.Second, s, c)
+	c.stop()
+	s.append(tagged(2, 5, "BKG-BACK", "B", shared)...)
+	time.Sleep(200 * time.Millisecond) // the shipper's sender fails and backs off for a minute
+	c.start()
+	waitConverged(t, 5*time.Second, s, c)
+}

@@ -115,6 +115,18 @@ func (m *Manager) Committed() {
 	}
 }
 
+// peerUp tells the sender to one peer that the peer is reachable.
+func (m *Manager) peerUp(peer string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s, ok := m.senders[peer]; ok {
+		select {
+		case s.up <- struct{}{}:
+		default:
+		}
+	}
+}
+
 // Status reports every link, by peer id.
 func (m *Manager) Status() []Status {
 	m.mu.Lock()

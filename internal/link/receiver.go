@@ -251,6 +251,7 @@ func (m *Manager) handleGossip(w http.ResponseWriter, r *http.Request, p peers.P
 		return
 	}
 	m.checkGossip(p.Party.ID, g.Checkpoints)
+	m.peerUp(p.Party.ID) // the peer is up: a sender backing off from it retries now
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(Gossip{From: m.cfg.Self.ID, Checkpoints: m.newest()})
 }

@@ -22,6 +22,7 @@ type sender struct {
 	peer   peers.Peer
 	client *http.Client
 	wake   chan struct{} // a batch committed
+	up     chan struct{} // the peer just reached us
 	cancel context.CancelFunc
 	done   chan struct{}
 
@@ -60,6 +61,7 @@ func newSender(m *Manager, p peers.Peer) *sender {
 		client: &http.Client{Transport: tr, Timeout: m.cfg.RequestTimeout,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		wake:   make(chan struct{}, 1),
+		up:     make(chan struct{}, 1),
 		done:   make(chan struct{}),
 		status: Status{Peer: p.Party.ID, Endpoint: p.Endpoint, Cursor: -1},
 	}
@@ -139,6 +141,12 @@ func (s *sender) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 		case <-t.C:
+		case <-s.up:
+			// The peer spoke to us (it gossips as soon as it starts): try
+			// again now rather than at the end of the backoff. New commits
+			// do not cut a backoff short, or a busy log would hammer a
+			// peer that is down.
+			cursor = -1
 		}
 		t.Stop()
 	}
