@@ -32,7 +32,7 @@ const (
 	AlertEquivocation       = "equivocation"        // a log signed two checkpoints that cannot both be true
 	AlertVerificationFailed = "verification_failed" // a signature, proof or entry from a peer did not verify
 	AlertResidencyViolation = "residency_violation" // a payload arrived where its residency does not admit it
-	AlertPeerUnreachable    = "peer_unreachable"    // a linked peer cannot be reached (not raised yet: see /v1/links)
+	AlertPeerUnreachable    = "peer_unreachable"    // a linked peer has taken no frame for a while
 	// A peer sent a payload this node is not entitled to.
 	AlertEntitlementViolation = "entitlement_violation"
 	// A peer holds a checkpoint of this node's own log that this node never

@@ -71,6 +71,9 @@ type Config struct {
 	RetryMax        time.Duration // longest wait between retries; 0 means 5 s
 	GossipEvery     time.Duration // checkpoint gossip period; 0 means 2 s, <0 never
 	RequestTimeout  time.Duration // one frame's round trip; 0 means 30 s
+	// UnreachableAfter is how long a link may fail before a peer_unreachable
+	// alert. 0 means 1 minute.
+	UnreachableAfter time.Duration
 	// MaxClockSkew bounds how far ahead of this node's wall clock a peer's
 	// stamp may be and still advance the local clock. 0 means 1 minute.
 	MaxClockSkew time.Duration
@@ -91,6 +94,9 @@ func (c *Config) defaults() {
 	}
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = 30 * time.Second
+	}
+	if c.UnreachableAfter <= 0 {
+		c.UnreachableAfter = time.Minute
 	}
 	if c.MaxClockSkew <= 0 {
 		c.MaxClockSkew = time.Minute

@@ -424,3 +424,24 @@ func TestReturningPeerCutsTheBackoffShort(t *testing.T) {
 	c.start()
 	waitConverged(t, 5*time.Second, s, c)
 }
+
+func TestUnreachablePeerRaisesAnAlert(t *testing.T) {
+	s := newTestNode(t, shipper, func(c *link.Config) { c.UnreachableAfter = 300 * time.Millisecond })
+	c := newTestNode(t, carrier, nil)
+	linkAll(t, s, c)
+	c.stop()
+	s.append(tagged(1, 3, "BKG-DOWN", "A", func(e *linkd.Event) { e.Parties = lane })...)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if a, ok := s.alerts.find(linkd.AlertPeerUnreachable); ok {
+			if a.peer != carrier.ID {
+				t.Fatalf("unreachable alert names %q", a.peer)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no peer_unreachable alert; alerts: %v", s.alerts.kinds())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -29,6 +29,8 @@ type sender struct {
 	mu     sync.Mutex
 	status Status // guarded by mu
 
+	failing    time.Time // when the current run of failures began; zero when the link works
+	alerted    bool      // peer_unreachable raised for this run of failures
 	fw         frameWriter
 	cosignedAt int64     // the size of the newest cosignature the peer sent
 	zbuf       []byte    // the compressed frame
@@ -126,6 +128,7 @@ func (s *sender) run(ctx context.Context) {
 		}
 		if err == nil {
 			s.backoff = 0
+			s.failing, s.alerted = time.Time{}, false
 			continue
 		}
 		if ctx.Err() != nil {
@@ -135,6 +138,13 @@ func (s *sender) run(ctx context.Context) {
 		s.update(func(st *Status) { st.Connected, st.LastError = false, err.Error() })
 		if s.backoff == 0 {
 			log.Warn("link to peer failing; retrying with backoff", "err", err)
+		}
+		if s.failing.IsZero() {
+			s.failing = time.Now()
+		} else if down := time.Since(s.failing); down >= s.m.cfg.UnreachableAfter && !s.alerted {
+			s.alerted = true
+			s.m.raise(linkd.AlertPeerUnreachable, linkd.SeverityWarning, s.peer.Party.ID, "",
+				fmt.Sprintf("%s has not taken a frame for %v: %v", s.peer.Party.ID, down.Round(time.Second), err), nil)
 		}
 		s.backoff = min(max(2*s.backoff, s.m.cfg.RetryMin), s.m.cfg.RetryMax)
 		t := time.NewTimer(s.backoff)
