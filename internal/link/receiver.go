@@ -83,6 +83,12 @@ func (m *Manager) handleCosign(w http.ResponseWriter, r *http.Request, p peers.P
 		m.refuse(w, p.Party.ID, "bad_checkpoint", http.StatusConflict, linkd.EConflict, err.Error())
 		return
 	}
+	// Only what is durable is cosigned.
+	if err := rep.Sync(); err != nil {
+		m.cfg.Logger.Error("syncing a replica before cosigning failed", "peer", p.Party.ID, "err", err)
+		writeAck(w, http.StatusServiceUnavailable, FrameAck{Size: -1, Code: linkd.EUnavailable, Message: "this node could not sync its store; retry"})
+		return
+	}
 	ack := FrameAck{Size: rep.Size()}
 	note, _ := rep.Checkpoint()
 	if m.cfg.Cosign != nil && note != nil {
@@ -124,7 +130,14 @@ func (m *Manager) handleFrame(w http.ResponseWriter, r *http.Request, p peers.Pe
 			fmt.Sprintf("%s's log is held here until an operator releases it: %s", id, why))
 		return
 	}
-	res, err := rep.Apply(r.Context(), f.From, f.Note, f.Entries, admit(m.cfg.Self))
+	// Frames are made durable, and cosigned, once a second per log; the
+	// rest wait for no fsync (see Replica.ApplyNoSync).
+	cosign := m.cfg.Cosign != nil && m.cosignDue(id)
+	apply := rep.ApplyNoSync
+	if cosign || m.cfg.Cosign == nil {
+		apply = rep.Apply
+	}
+	res, err := apply(r.Context(), f.From, f.Note, f.Entries, admit(m.cfg.Self))
 	if err != nil {
 		m.applyFailed(w, p, rep, f, err)
 		return
@@ -135,7 +148,7 @@ func (m *Manager) handleFrame(w http.ResponseWriter, r *http.Request, p peers.Pe
 		m.cfg.OnApplied(id, f.From, res)
 	}
 	ack := FrameAck{Size: res.Size}
-	if m.cfg.Cosign != nil && m.cosignDue(id) {
+	if cosign {
 		note, _ := rep.Checkpoint()
 		if line, err := m.cfg.Cosign(note, rep.Verifier()); err != nil {
 			m.cfg.Logger.Error("cosigning a verified checkpoint failed", "peer", id, "err", err)

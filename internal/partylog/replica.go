@@ -234,6 +234,23 @@ func (r *Replica) Get(ctx context.Context, index int64) (linkd.Recorded, error) 
 // carries a Fork. Entries the replica already holds (from < Size) are
 // skipped after their leaf hashes are checked against the stored ones.
 func (r *Replica) Apply(ctx context.Context, from int64, note []byte, entries []RemoteEntry, admit func(*linkd.Event) error) (ApplyResult, error) {
+	return r.apply1(ctx, from, note, entries, admit, pebble.Sync)
+}
+
+// ApplyNoSync is Apply without waiting for the fsync: the frame is visible
+// at once and survives a crash of the process, but not of the machine. A
+// link may use it because the replica's size is the sender's cursor: a frame
+// lost with the machine is sent again, with no gap. A witness must not
+// cosign a checkpoint it has not made durable (it could be shown a fork of
+// what it forgot), so cosigning frames go through Apply.
+func (r *Replica) ApplyNoSync(ctx context.Context, from int64, note []byte, entries []RemoteEntry, admit func(*linkd.Event) error) (ApplyResult, error) {
+	return r.apply1(ctx, from, note, entries, admit, pebble.NoSync)
+}
+
+// Sync makes every frame applied so far durable.
+func (r *Replica) Sync() error { return r.db.LogData(nil, pebble.Sync) }
+
+func (r *Replica) apply1(ctx context.Context, from int64, note []byte, entries []RemoteEntry, admit func(*linkd.Event) error, wo *pebble.WriteOptions) (ApplyResult, error) {
 	cp, err := tlog.OpenCheckpoint(note, r.verifier)
 	if err != nil {
 		return ApplyResult{}, &ReplicaError{Kind: ErrBadCheckpoint, Detail: fmt.Sprintf("checkpoint of %s: %v", r.party.ID, err)}
@@ -345,7 +362,7 @@ func (r *Replica) Apply(ctx context.Context, from int64, note []byte, entries []
 	b := r.db.NewBatchWithSize(w.size + 2*opOverhead + 13 + len(note) + len(meta))
 	defer b.Close()
 	w.write(b, &r.space, cp.Size, note, meta[:])
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := b.Commit(wo); err != nil {
 		return failed(fmt.Errorf("replica of %s: write: %w", r.party.ID, err))
 	}
 	r.lastHLC = maxHLC
