@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -25,7 +26,6 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/linkd-dev/linkd"
 	"github.com/linkd-dev/linkd/internal/link"
@@ -207,7 +207,7 @@ func waitConverged(t testing.TB, timeout time.Duration, nodes ...*testNode) {
 					if ok {
 						size = rep.Size()
 					}
-					lag = append(lag, n.party.ID+" holds "+itoa(size)+" of "+origin.party.ID+"'s "+itoa(origin.own.Size()))
+					lag = append(lag, n.party.ID+" holds "+strconv.FormatInt(size, 10)+" of "+origin.party.ID+"'s "+strconv.FormatInt(origin.own.Size(), 10))
 					continue
 				}
 				if got, _ := rep.TreeHash(rep.Size()); got != want {
@@ -225,14 +225,11 @@ func waitConverged(t testing.TB, timeout time.Duration, nodes ...*testNode) {
 	}
 }
 
-func itoa(n int64) string { return big.NewInt(n).String() }
-
 func (n *testNode) counter(name string, labels ...string) float64 {
 	mfs, err := n.reg.Gather()
 	if err != nil {
 		n.t.Fatal(err)
 	}
-	_ = testutil.ToFloat64
 	total := 0.0
 	for _, mf := range mfs {
 		if mf.GetName() != name {

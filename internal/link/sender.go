@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -305,5 +304,3 @@ func (s *sender) do(ctx context.Context, method, path string, body []byte, ctype
 	}
 	return ack, resp.StatusCode, nil
 }
-
-var errStopped = errors.New("link stopped")
