@@ -113,8 +113,11 @@ func (c *Config) defaults() {
 type FrameAck struct {
 	Size        int64  `json:"size"`
 	Cosignature string `json:"cosignature,omitempty"` // a note signature line
-	Code        string `json:"code,omitempty"`        // on refusal, a linkd error code
-	Message     string `json:"message,omitempty"`
+	// Resume, on a refused frame, says it did not start at the receiver's
+	// verified size: the sender resumes from Size.
+	Resume  bool   `json:"resume,omitempty"`
+	Code    string `json:"code,omitempty"` // on refusal, a linkd error code
+	Message string `json:"message,omitempty"`
 }
 
 // Gossip carries the newest checkpoint a node holds of each log.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/linkd-dev/linkd"
@@ -171,7 +172,7 @@ func (m *Manager) applyFailed(w http.ResponseWriter, p peers.Peer, rep *partylog
 	switch {
 	case errors.Is(err, partylog.ErrGap):
 		m.cfg.Metrics.refuse(id, "gap")
-		writeAck(w, http.StatusConflict, FrameAck{Size: rep.Size(), Code: linkd.EConflict, Message: re.Detail})
+		writeAck(w, http.StatusConflict, FrameAck{Size: rep.Size(), Resume: true, Code: linkd.EConflict, Message: re.Detail})
 	case errors.Is(err, partylog.ErrFork):
 		m.forkCaught(id, rep, re.Fork, id)
 		m.refuse(w, id, "fork", http.StatusConflict, linkd.EConflict, re.Detail)
@@ -303,26 +304,21 @@ func (m *Manager) checkGossip(from string, notes []string) {
 			m.checkOwn(from, note, cp)
 			continue
 		}
-		for _, rep := range m.cfg.Logs.Replicas() {
-			if rep.Origin() != cp.Origin {
-				continue
+		party, ok := strings.CutPrefix(cp.Origin, linkd.LogOrigin(""))
+		rep, held := m.cfg.Logs.Lookup(party)
+		if !ok || !held {
+			continue // a log this node does not hold
+		}
+		err = rep.Check(note)
+		var re *partylog.ReplicaError
+		switch {
+		case errors.As(err, &re) && re.Fork != nil:
+			if held, _ := m.held(rep.Origin()); !held {
+				m.forkCaught(rep.Party().ID, rep, re.Fork, from)
 			}
-			if _, err := tlog.OpenCheckpoint(note, rep.Verifier()); err != nil {
-				m.cfg.Metrics.refuse(from, "bad_checkpoint")
-				m.cfg.Logger.Warn("gossip carried a checkpoint that does not verify", "peer", from, "log", cp.Origin, "err", err)
-				break
-			}
-			if cp.Size > rep.Size() {
-				break
-			}
-			_, err := rep.Apply(m.ctx, cp.Size, note, nil, nil)
-			var re *partylog.ReplicaError
-			if errors.As(err, &re) && re.Fork != nil {
-				if held, _ := m.held(rep.Origin()); !held {
-					m.forkCaught(rep.Party().ID, rep, re.Fork, from)
-				}
-			}
-			break
+		case err != nil:
+			m.cfg.Metrics.refuse(from, "bad_checkpoint")
+			m.cfg.Logger.Warn("gossip carried a checkpoint that does not verify", "peer", from, "log", cp.Origin, "err", err)
 		}
 	}
 }

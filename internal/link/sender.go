@@ -237,7 +237,7 @@ func (s *sender) send(ctx context.Context, cursor int64) (int64, error) {
 		}
 		return ack.Size, nil
 	case http.StatusConflict:
-		if ack.Size >= 0 && ack.Code == linkd.EConflict && !bytes.Contains([]byte(ack.Message), []byte("held")) {
+		if ack.Resume && ack.Size >= 0 {
 			return ack.Size, nil // a gap: resume where the peer is
 		}
 	}

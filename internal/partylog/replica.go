@@ -234,7 +234,7 @@ func (r *Replica) Get(ctx context.Context, index int64) (linkd.Recorded, error) 
 // carries a Fork. Entries the replica already holds (from < Size) are
 // skipped after their leaf hashes are checked against the stored ones.
 func (r *Replica) Apply(ctx context.Context, from int64, note []byte, entries []RemoteEntry, admit func(*linkd.Event) error) (ApplyResult, error) {
-	return r.apply1(ctx, from, note, entries, admit, pebble.Sync)
+	return r.applyWith(ctx, from, note, entries, admit, pebble.Sync)
 }
 
 // ApplyNoSync is Apply without waiting for the fsync: the frame is visible
@@ -244,19 +244,46 @@ func (r *Replica) Apply(ctx context.Context, from int64, note []byte, entries []
 // cosign a checkpoint it has not made durable (it could be shown a fork of
 // what it forgot), so cosigning frames go through Apply.
 func (r *Replica) ApplyNoSync(ctx context.Context, from int64, note []byte, entries []RemoteEntry, admit func(*linkd.Event) error) (ApplyResult, error) {
-	return r.apply1(ctx, from, note, entries, admit, pebble.NoSync)
+	return r.applyWith(ctx, from, note, entries, admit, pebble.NoSync)
 }
 
 // Sync makes every frame applied so far durable.
 func (r *Replica) Sync() error { return r.db.LogData(nil, pebble.Sync) }
 
-func (r *Replica) apply1(ctx context.Context, from int64, note []byte, entries []RemoteEntry, admit func(*linkd.Event) error, wo *pebble.WriteOptions) (ApplyResult, error) {
+// Check checks a checkpoint of the origin's log that reached this node by
+// other means (gossip) against the verified tree: an error of kind
+// ErrBadCheckpoint if it does not verify, ErrFork (with the Fork) if it
+// contradicts the tree. A checkpoint larger than the replica cannot be
+// judged here and passes.
+func (r *Replica) Check(note []byte) error {
+	cp, err := r.open(note)
+	if err != nil {
+		return err
+	}
+	r.apply.Lock()
+	defer r.apply.Unlock()
+	if cp.Size > r.frontier.Size() {
+		return nil
+	}
+	return r.checkOld(note, cp)
+}
+
+// open verifies a checkpoint note of the origin's log.
+func (r *Replica) open(note []byte) (linkd.Checkpoint, error) {
 	cp, err := tlog.OpenCheckpoint(note, r.verifier)
 	if err != nil {
-		return ApplyResult{}, &ReplicaError{Kind: ErrBadCheckpoint, Detail: fmt.Sprintf("checkpoint of %s: %v", r.party.ID, err)}
+		return cp, &ReplicaError{Kind: ErrBadCheckpoint, Detail: fmt.Sprintf("checkpoint of %s: %v", r.party.ID, err)}
 	}
 	if cp.Origin != r.origin {
-		return ApplyResult{}, &ReplicaError{Kind: ErrBadCheckpoint, Detail: fmt.Sprintf("checkpoint origin %q is not %q", cp.Origin, r.origin)}
+		return cp, &ReplicaError{Kind: ErrBadCheckpoint, Detail: fmt.Sprintf("checkpoint origin %q is not %q", cp.Origin, r.origin)}
+	}
+	return cp, nil
+}
+
+func (r *Replica) applyWith(ctx context.Context, from int64, note []byte, entries []RemoteEntry, admit func(*linkd.Event) error, wo *pebble.WriteOptions) (ApplyResult, error) {
+	cp, err := r.open(note)
+	if err != nil {
+		return ApplyResult{}, err
 	}
 	r.apply.Lock()
 	defer r.apply.Unlock()

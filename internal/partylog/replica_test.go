@@ -245,6 +245,13 @@ func TestReplicaCatchesAFork(t *testing.T) {
 	if err := tlog.VerifyConsistency(4, re.Fork.Implied, 6, ourCP.Hash, re.Fork.Proof); err != nil {
 		t.Fatalf("the fork's proof does not tie the implied root to our checkpoint: %v", err)
 	}
+	// Gossip's check says the same without a frame.
+	if err := rep.Check(forkNote); !errors.Is(err, ErrFork) {
+		t.Fatalf("Check of the forked checkpoint: %v, want a fork", err)
+	}
+	if err := rep.Check([]byte("not a note")); !errors.Is(err, ErrBadCheckpoint) {
+		t.Fatalf("Check of garbage: %v, want a bad checkpoint", err)
+	}
 	// An older checkpoint of the true history is fine.
 	old, _ := src.log.CheckpointAt(6)
 	if _, err := rep.Apply(ctx, 0, old, nil, nil); err != nil {
