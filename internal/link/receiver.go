@@ -203,8 +203,7 @@ func (m *Manager) forkCaught(peer string, rep *partylog.Replica, f *partylog.For
 
 // evidenceOf makes portable evidence of a fork: the smaller checkpoint is A.
 func evidenceOf(origin string, f *partylog.Fork, by, from string) *linkd.Evidence {
-	_, ours := parseSize(f.Ours)
-	_, theirs := parseSize(f.Theirs)
+	ours, theirs := noteSize(f.Ours), noteSize(f.Theirs)
 	ev := &linkd.Evidence{Origin: origin, Observed: time.Now().UTC(), ObservedBy: by, From: from}
 	if theirs < ours {
 		// Their smaller checkpoint contradicts our larger tree.
@@ -219,12 +218,13 @@ func evidenceOf(origin string, f *partylog.Fork, by, from string) *linkd.Evidenc
 	return ev
 }
 
-func parseSize(note []byte) (linkd.Checkpoint, int64) {
+// noteSize is a signed checkpoint's size, or -1 if it does not parse.
+func noteSize(note []byte) int64 {
 	cp, err := parseNote(note)
 	if err != nil {
-		return linkd.Checkpoint{}, -1
+		return -1
 	}
-	return cp, cp.Size
+	return cp.Size
 }
 
 func (m *Manager) raise(kind, severity, peer, log, msg string, ev *linkd.Evidence) {
