@@ -52,18 +52,19 @@ type testNode struct {
 	cert    tls.Certificate
 	certPEM string
 
-	db      *pebble.DB
-	own     *partylog.Log
-	logs    *partylog.Logs
-	peers   *peers.Directory
-	mgr     *link.Manager
-	reg     *prometheus.Registry
-	alerts  *alertLog
-	srv     *http.Server
-	ln      net.Listener
-	addr    string // kept across restarts
-	applied chan partylog.ApplyResult
-	opts    func(*link.Config)
+	db       *pebble.DB
+	own      *partylog.Log
+	logs     *partylog.Logs
+	peers    *peers.Directory
+	mgr      *link.Manager
+	reg      *prometheus.Registry
+	alerts   *alertLog
+	srv      *http.Server
+	ln       net.Listener
+	addr     string // kept across restarts
+	applied  chan partylog.ApplyResult
+	handlers sync.WaitGroup // requests being served
+	opts     func(*link.Config)
 }
 
 func newTestNode(t testing.TB, p linkd.Party, opts func(*link.Config)) *testNode {
@@ -126,7 +127,12 @@ func (n *testNode) start() {
 		t.Fatal(err)
 	}
 	n.addr = n.ln.Addr().String()
-	n.srv = &http.Server{Handler: mgr.Handler(), ErrorLog: log.New(io.Discard, "", 0), TLSConfig: &tls.Config{
+	h := mgr.Handler()
+	n.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.handlers.Add(1)
+		defer n.handlers.Done()
+		h.ServeHTTP(w, r)
+	}), ErrorLog: log.New(io.Discard, "", 0), TLSConfig: &tls.Config{
 		Certificates: []tls.Certificate{n.cert}, ClientAuth: tls.RequestClientCert, MinVersion: tls.VersionTLS12}}
 	go n.srv.ServeTLS(n.ln, "", "")
 	if err := mgr.Start(); err != nil {
@@ -138,7 +144,10 @@ func (n *testNode) stop() {
 	if n.srv == nil {
 		return
 	}
+	// Close does not wait for handlers still running, which read the store
+	// closed below: wait for them here.
 	n.srv.Close()
+	n.handlers.Wait()
 	n.mgr.Close()
 	n.own.Close()
 	n.db.Close()
