@@ -28,6 +28,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/linkd-dev/linkd"
+	"github.com/linkd-dev/linkd/internal/drain"
 	"github.com/linkd-dev/linkd/internal/link"
 	"github.com/linkd-dev/linkd/internal/partylog"
 	"github.com/linkd-dev/linkd/internal/peers"
@@ -52,19 +53,19 @@ type testNode struct {
 	cert    tls.Certificate
 	certPEM string
 
-	db       *pebble.DB
-	own      *partylog.Log
-	logs     *partylog.Logs
-	peers    *peers.Directory
-	mgr      *link.Manager
-	reg      *prometheus.Registry
-	alerts   *alertLog
-	srv      *http.Server
-	ln       net.Listener
-	addr     string // kept across restarts
-	applied  chan partylog.ApplyResult
-	handlers sync.WaitGroup // requests being served
-	opts     func(*link.Config)
+	db      *pebble.DB
+	own     *partylog.Log
+	logs    *partylog.Logs
+	peers   *peers.Directory
+	mgr     *link.Manager
+	reg     *prometheus.Registry
+	alerts  *alertLog
+	srv     *http.Server
+	ln      net.Listener
+	addr    string // kept across restarts
+	applied chan partylog.ApplyResult
+	gate    *drain.Gate // requests being served by the running server
+	opts    func(*link.Config)
 }
 
 func newTestNode(t testing.TB, p linkd.Party, opts func(*link.Config)) *testNode {
@@ -128,11 +129,8 @@ func (n *testNode) start() {
 	}
 	n.addr = n.ln.Addr().String()
 	h := mgr.Handler()
-	n.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n.handlers.Add(1)
-		defer n.handlers.Done()
-		h.ServeHTTP(w, r)
-	}), ErrorLog: log.New(io.Discard, "", 0), TLSConfig: &tls.Config{
+	n.gate = &drain.Gate{}
+	n.srv = &http.Server{Handler: n.gate.Wrap(h), ErrorLog: log.New(io.Discard, "", 0), TLSConfig: &tls.Config{
 		Certificates: []tls.Certificate{n.cert}, ClientAuth: tls.RequestClientCert, MinVersion: tls.VersionTLS12}}
 	go n.srv.ServeTLS(n.ln, "", "")
 	if err := mgr.Start(); err != nil {
@@ -147,7 +145,7 @@ func (n *testNode) stop() {
 	// Close does not wait for handlers still running, which read the store
 	// closed below: wait for them here.
 	n.srv.Close()
-	n.handlers.Wait()
+	n.gate.Close(context.Background())
 	n.mgr.Close()
 	n.own.Close()
 	n.db.Close()

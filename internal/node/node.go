@@ -24,6 +24,7 @@ import (
 	"github.com/linkd-dev/linkd/docs"
 	"github.com/linkd-dev/linkd/internal/access"
 	"github.com/linkd-dev/linkd/internal/alerts"
+	"github.com/linkd-dev/linkd/internal/drain"
 	"github.com/linkd-dev/linkd/internal/httpapi"
 	"github.com/linkd-dev/linkd/internal/link"
 	"github.com/linkd-dev/linkd/internal/partylog"
@@ -52,6 +53,7 @@ type Node struct {
 	api     *httpapi.Server
 	metrics *httpapi.Metrics
 	srv     *http.Server
+	gate    drain.Gate // requests in flight; Close waits for them before closing the store
 	ln      net.Listener
 	served  bool // Serve ran; it closes the listener itself
 }
@@ -134,7 +136,7 @@ func Open(cfg Config, logger *slog.Logger) (n *Node, err error) {
 	}
 	l := cfg.Limits
 	n.srv = &http.Server{
-		Handler:           n.handler(),
+		Handler:           n.gate.Wrap(n.handler()),
 		ReadHeaderTimeout: time.Duration(l.ReadHeaderTimeout),
 		ReadTimeout:       time.Duration(l.ReadTimeout),
 		WriteTimeout:      time.Duration(l.WriteTimeout),
@@ -176,6 +178,10 @@ func (n *Node) Card() (peers.Peer, error) {
 	return n.card, nil
 }
 
+// handlerExitWait bounds how long shutdown waits for handlers that the
+// server has already cut off.
+const handlerExitWait = 5 * time.Second
+
 // Serve answers requests until ctx ends, then drains: /readyz turns 503, the
 // listener closes, and requests in flight get up to the configured grace to
 // finish. It returns nil after a clean drain.
@@ -202,6 +208,13 @@ func (n *Node) Serve(ctx context.Context) error {
 		n.srv.Close()
 		err = nil
 	}
+	// Close cancels the contexts of the requests it cut off; give their
+	// handlers a moment to return before the store goes.
+	wctx, wcancel := context.WithTimeout(context.Background(), handlerExitWait)
+	defer wcancel()
+	if werr := n.gate.Close(wctx); werr != nil {
+		n.logger.Error("handlers still running after the server closed; closing the store anyway", "waited", handlerExitWait)
+	}
 	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = serr
 	}
@@ -214,6 +227,10 @@ func (n *Node) Close() error {
 	if n.ln != nil && !n.served {
 		n.ln.Close()
 	}
+	// Serve waited already; this covers a node closed without serving.
+	wctx, wcancel := context.WithTimeout(context.Background(), handlerExitWait)
+	defer wcancel()
+	n.gate.Close(wctx)
 	if n.unsub != nil {
 		n.unsub()
 	}
