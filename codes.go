@@ -29,6 +29,11 @@ var (
 		"INSP": "inspected", "RSEA": "resealed", "RMVD": "removed",
 	}
 
+	// InventoryEventCodes are linkd's own, for INVENTORY events.
+	InventoryEventCodes = map[string]string{
+		"STCK": "stock position", "ALOC": "allocated", "RALC": "re-allocated", "FULF": "fulfilled",
+	}
+
 	EmptyIndicatorCodes = map[string]string{"EMPTY": "empty", "LADEN": "laden"}
 
 	ModesOfTransport = map[string]string{"VESSEL": "vessel", "RAIL": "rail", "TRUCK": "truck", "BARGE": "barge"}
@@ -42,6 +47,15 @@ var (
 		"SAC": "shipment arrival confirmation",
 	}
 )
+
+// eventCodeTables gives each event family its code table.
+var eventCodeTables = map[EventType]map[string]string{
+	Shipment: ShipmentEventCodes, Transport: TransportEventCodes,
+	Equipment: EquipmentEventCodes, Inventory: InventoryEventCodes,
+}
+
+// EventTypes lists the known event families.
+var EventTypes = []EventType{Shipment, Transport, Equipment, Inventory}
 
 // Role is what a party does in a lane.
 type Role string

@@ -20,7 +20,14 @@ import (
 //	list    = uvarint(count) item...
 //	option  = 0x00 | 0x01 value
 //	hlc     = uint64 big-endian
-const canonicalVersion = 1
+//
+// Version 2 is version 1 followed by the INVENTORY fields; an event without
+// them is encoded as version 1, so logs written before INVENTORY existed
+// keep their bytes, ids and commitments.
+const (
+	canonicalVersion   = 1
+	canonicalInventory = 2
+)
 
 // Domain separators, so a commitment, a content digest and an id can never be
 // confused with one another or with another system's hash of the same bytes.
@@ -35,7 +42,12 @@ const SaltSize = 32
 
 // AppendCanonical appends the canonical encoding of e to b.
 func AppendCanonical(b []byte, e *Event) []byte {
-	b = append(b, canonicalVersion)
+	inventory := e.InventoryEventTypeCode != "" || e.Inventory != nil
+	if inventory {
+		b = append(b, canonicalInventory)
+	} else {
+		b = append(b, canonicalVersion)
+	}
 	b = appendStr(b, e.EventID)
 	b = appendStr(b, string(e.EventType))
 	b = appendStr(b, e.EventClassifierCode)
@@ -90,6 +102,19 @@ func AppendCanonical(b []byte, e *Event) []byte {
 	b = appendStr(b, e.RetractedEventID)
 	b = appendStr(b, e.SupersedesEventID)
 	b = binary.BigEndian.AppendUint64(b, uint64(e.HLC))
+	if inventory {
+		b = appendStr(b, e.InventoryEventTypeCode)
+		if inv := e.Inventory; inv == nil {
+			b = append(b, 0)
+		} else {
+			b = append(b, 1)
+			b = appendStr(b, inv.Facility)
+			b = appendStr(b, inv.SKU)
+			b = binary.BigEndian.AppendUint64(b, uint64(inv.Quantity))
+			b = appendStr(b, inv.OrderID)
+			b = appendStr(b, inv.FromFacility)
+		}
+	}
 	return b
 }
 
@@ -132,8 +157,9 @@ func DecodeCanonical(data []byte) (Event, error) {
 	}
 	d := decoder{data: data}
 	var e Event
-	if v := d.byte(); v != canonicalVersion && d.err == nil {
-		return Event{}, fmt.Errorf("%w: version %d, want %d", ErrNotCanonical, v, canonicalVersion)
+	version := d.byte()
+	if version != canonicalVersion && version != canonicalInventory && d.err == nil {
+		return Event{}, fmt.Errorf("%w: version %d, want %d or %d", ErrNotCanonical, version, canonicalVersion, canonicalInventory)
 	}
 	e.EventID = d.str()
 	e.EventType = EventType(d.str())
@@ -184,6 +210,16 @@ func DecodeCanonical(data []byte) (Event, error) {
 	e.RetractedEventID = d.str()
 	e.SupersedesEventID = d.str()
 	e.HLC = HLC(d.uint64())
+	if version == canonicalInventory {
+		e.InventoryEventTypeCode = d.str()
+		if d.option() {
+			inv := &InventoryLine{Facility: d.str(), SKU: d.str()}
+			inv.Quantity = int64(d.uint64())
+			inv.OrderID = d.str()
+			inv.FromFacility = d.str()
+			e.Inventory = inv
+		}
+	}
 	if d.err != nil {
 		return Event{}, fmt.Errorf("%w: %v at byte %d", ErrNotCanonical, d.err, d.off)
 	}

@@ -50,7 +50,7 @@ func generated(n int) []linkd.Event {
 }
 
 func TestCanonicalRoundTrip(t *testing.T) {
-	events := append(generated(1000), validShipment(), validTransport(), validEquipment(), linkd.Event{})
+	events := append(generated(1000), validShipment(), validTransport(), validEquipment(), validReallocation(), validStock(), linkd.Event{})
 	for i := range events {
 		e := &events[i]
 		enc := linkd.AppendCanonical(nil, e)
@@ -102,7 +102,7 @@ func TestGeneratedEventsValidate(t *testing.T) {
 }
 
 func TestDecodeCanonicalRejectsTruncation(t *testing.T) {
-	for _, e := range []linkd.Event{validTransport(), generated(1)[0], {}} {
+	for _, e := range []linkd.Event{validTransport(), generated(1)[0], validReallocation(), {}} {
 		enc := linkd.AppendCanonical(nil, &e)
 		for n := range len(enc) {
 			if _, err := linkd.DecodeCanonical(enc[:n]); !errors.Is(err, linkd.ErrNotCanonical) {
@@ -147,8 +147,8 @@ func TestDecodeCanonicalRejects(t *testing.T) {
 		reason string
 	}{
 		{"empty", nil, "truncated"},
-		{"version 0", set(base, 0, 0), "version 0, want 1"},
-		{"version 2", set(full, 0, 2), "version 2, want 1"},
+		{"version 0", set(base, 0, 0), "version 0, want 1 or 2"},
+		{"version 3", set(full, 0, 3), "version 3, want 1 or 2"},
 		{"trailing byte", append(bytes.Clone(full), 0), "1 trailing bytes"},
 		{"trailing bytes", append(bytes.Clone(base), base...), "36 trailing bytes"},
 		{"non-minimal varint", set(full, 1, 0x80|36, 0x00), "does not re-encode to the same bytes"},
@@ -272,6 +272,51 @@ func TestCommitmentBindsEveryField(t *testing.T) {
 				t.Errorf("ContentDigest changed by %s, which the node fills in", m.name)
 			}
 		})
+	}
+}
+
+// TestInventoryEncoding checks that the INVENTORY fields are bound by the
+// commitment, and that an event without them keeps the version-1 bytes that
+// logs written before INVENTORY existed hold.
+func TestInventoryEncoding(t *testing.T) {
+	plain := validShipment()
+	if enc := linkd.AppendCanonical(nil, &plain); enc[0] != 1 {
+		t.Errorf("an event without INVENTORY fields encodes as version %d, want 1", enc[0])
+	}
+	base := validReallocation()
+	enc := linkd.AppendCanonical(nil, &base)
+	if enc[0] != 2 {
+		t.Errorf("an INVENTORY event encodes as version %d, want 2", enc[0])
+	}
+	// Version 1 bytes with an INVENTORY tail, or version 2 without one, are
+	// not canonical.
+	v1 := linkd.AppendCanonical(nil, &plain)
+	for _, bad := range [][]byte{append([]byte{2}, v1[1:]...), append([]byte{1}, enc[1:]...)} {
+		if _, err := linkd.DecodeCanonical(bad); !errors.Is(err, linkd.ErrNotCanonical) {
+			t.Errorf("DecodeCanonical(%x…) error = %v, want ErrNotCanonical", bad[:4], err)
+		}
+	}
+	salt := bytes.Repeat([]byte{7}, linkd.SaltSize)
+	seen := map[[32]byte]string{linkd.Commitment(enc, salt): "base"}
+	for _, m := range []struct {
+		name   string
+		mutate func(*linkd.Event)
+	}{
+		{"code", func(e *linkd.Event) { e.InventoryEventTypeCode = "ALOC" }},
+		{"facility", func(e *linkd.Event) { e.Inventory.Facility = "dc-antwerp" }},
+		{"sku", func(e *linkd.Event) { e.Inventory.SKU = "TV-65-OLED" }},
+		{"quantity", func(e *linkd.Event) { e.Inventory.Quantity = 41 }},
+		{"order", func(e *linkd.Event) { e.Inventory.OrderID = "SO-2026-119" }},
+		{"from", func(e *linkd.Event) { e.Inventory.FromFacility = "dc-antwerp" }},
+		{"no body", func(e *linkd.Event) { e.Inventory = nil }},
+	} {
+		e := validReallocation()
+		m.mutate(&e)
+		c := linkd.Commitment(linkd.AppendCanonical(nil, &e), salt)
+		if prev, dup := seen[c]; dup {
+			t.Errorf("%s: commitment equals that of %s", m.name, prev)
+		}
+		seen[c] = m.name
 	}
 }
 

@@ -18,6 +18,9 @@ const (
 	Shipment  EventType = "SHIPMENT"
 	Transport EventType = "TRANSPORT"
 	Equipment EventType = "EQUIPMENT"
+	// Inventory is linkd's own family, beyond DCSA: a distribution centre's
+	// stock positions and the orders it allocates against inbound shipments.
+	Inventory EventType = "INVENTORY"
 )
 
 // Event is one immutable fact recorded by one party (its origin). Field names
@@ -46,6 +49,10 @@ type Event struct {
 	EmptyIndicatorCode     string `json:"emptyIndicatorCode,omitempty"` // EMPTY or LADEN
 	ISOEquipmentCode       string `json:"ISOEquipmentCode,omitempty"`
 
+	// INVENTORY events.
+	InventoryEventTypeCode string         `json:"inventoryEventTypeCode,omitempty"`
+	Inventory              *InventoryLine `json:"inventory,omitempty"`
+
 	// The shipment this event is about: at least one of the three keys.
 	CarrierBookingReference    string      `json:"carrierBookingReference,omitempty"`
 	TransportDocumentReference string      `json:"transportDocumentReference,omitempty"`
@@ -64,6 +71,43 @@ type Event struct {
 	RetractedEventID  string          `json:"retractedEventID,omitempty"`
 	SupersedesEventID string          `json:"supersedesEventID,omitempty"`
 	HLC               HLC             `json:"hlc,omitempty"` // hybrid logical clock stamp; set by the node
+}
+
+// InventoryLine is the body of an INVENTORY event: units of one SKU at one
+// facility (a distribution centre's party id), and for allocations the order
+// they are promised to. The event's shipment keys name the inbound shipment
+// an allocation depends on; a stock position (STCK) names none.
+type InventoryLine struct {
+	Facility     string `json:"facility"`               // the centre holding the stock or serving the order
+	SKU          string `json:"sku"`                    // the retailer's stock-keeping unit
+	Quantity     int64  `json:"quantity"`               // units: on hand (STCK) or of the order (ALOC, RALC, FULF)
+	OrderID      string `json:"orderID,omitempty"`      // the customer order (ALOC, RALC, FULF)
+	FromFacility string `json:"fromFacility,omitempty"` // where a re-allocated order was served before (RALC)
+}
+
+// TypeCode is the event's code within its family (shipmentEventTypeCode,
+// transportEventTypeCode, …), "" if the family is unknown.
+func (e *Event) TypeCode() string {
+	switch e.EventType {
+	case Shipment:
+		return e.ShipmentEventTypeCode
+	case Transport:
+		return e.TransportEventTypeCode
+	case Equipment:
+		return e.EquipmentEventTypeCode
+	case Inventory:
+		return e.InventoryEventTypeCode
+	}
+	return ""
+}
+
+// CodeMeaning is the plain meaning of the event's type code ("on hold",
+// "loaded", "re-allocated"), "" if unknown.
+func (e *Event) CodeMeaning() string {
+	if t, ok := eventCodeTables[e.EventType]; ok {
+		return t[e.TypeCode()]
+	}
+	return ""
 }
 
 // Reference is a DCSA reference (referenceType FF, SI, PO, CR, AKG, AAO, ECR,

@@ -87,6 +87,35 @@ func validEquipment() linkd.Event {
 	}
 }
 
+// validReallocation returns an INVENTORY event that passes every rule: an
+// order moved from Hamburg to Rotterdam because its inbound shipment is held.
+func validReallocation() linkd.Event {
+	return linkd.Event{
+		EventType:               linkd.Inventory,
+		EventClassifierCode:     "ACT",
+		EventDateTime:           at("2026-11-20T09:00:00+01:00"),
+		InventoryEventTypeCode:  "RALC",
+		Reason:                  "inbound shipment held by customs",
+		CarrierBookingReference: "OCLVNHAM0000042",
+		Inventory: &linkd.InventoryLine{Facility: "dc-rotterdam", SKU: "TV-55-OLED", Quantity: 40,
+			OrderID: "SO-2026-118", FromFacility: "dc-hamburg"},
+		Origin:    "dc-hamburg",
+		Residency: []string{"EU"},
+		CausedBy:  []string{"6f1e2d3c-4b5a-4968-8776-5a4b3c2d1e0f"},
+	}
+}
+
+// validStock returns a stock position, which names no shipment.
+func validStock() linkd.Event {
+	return linkd.Event{
+		EventType:              linkd.Inventory,
+		EventClassifierCode:    "ACT",
+		EventDateTime:          at("2026-11-20T06:00:00+01:00"),
+		InventoryEventTypeCode: "STCK",
+		Inventory:              &linkd.InventoryLine{Facility: "dc-antwerp", SKU: "TV-55-OLED", Quantity: 1200},
+	}
+}
+
 // findProblem reports whether probs holds a problem at exactly field whose
 // reason contains fragment.
 func findProblem(probs []linkd.Problem, field, fragment string) bool {

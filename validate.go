@@ -26,11 +26,11 @@ func (e *Event) Validate(prefix string) []Problem {
 	v := validator{prefix: prefix}
 	v.uuid("eventID", e.EventID, false)
 	switch e.EventType {
-	case Shipment, Transport, Equipment:
+	case Shipment, Transport, Equipment, Inventory:
 	case "":
-		v.add("eventType", "required: SHIPMENT, TRANSPORT or EQUIPMENT")
+		v.add("eventType", "required: SHIPMENT, TRANSPORT, EQUIPMENT or INVENTORY")
 	default:
-		v.add("eventType", fmt.Sprintf("unknown event type %q; want SHIPMENT, TRANSPORT or EQUIPMENT", e.EventType))
+		v.add("eventType", fmt.Sprintf("unknown event type %q; want SHIPMENT, TRANSPORT, EQUIPMENT or INVENTORY", e.EventType))
 	}
 	v.code("eventClassifierCode", e.EventClassifierCode, Classifiers, true)
 	if e.EventDateTime.IsZero() {
@@ -48,6 +48,7 @@ func (e *Event) Validate(prefix string) []Problem {
 		{Shipment, "shipmentEventTypeCode", e.ShipmentEventTypeCode, ShipmentEventCodes},
 		{Transport, "transportEventTypeCode", e.TransportEventTypeCode, TransportEventCodes},
 		{Equipment, "equipmentEventTypeCode", e.EquipmentEventTypeCode, EquipmentEventCodes},
+		{Inventory, "inventoryEventTypeCode", e.InventoryEventTypeCode, InventoryEventCodes},
 	}
 	for _, f := range typed {
 		if f.t == e.EventType {
@@ -73,8 +74,11 @@ func (e *Event) Validate(prefix string) []Problem {
 		v.add("transportCall", "required for TRANSPORT events")
 	}
 
-	// The shipment keys.
-	if e.CarrierBookingReference == "" && e.TransportDocumentReference == "" && e.EquipmentReference == "" {
+	v.inventory(e)
+
+	// The shipment keys. A stock position is about a centre, not a shipment.
+	stock := e.EventType == Inventory && e.InventoryEventTypeCode == "STCK"
+	if e.CarrierBookingReference == "" && e.TransportDocumentReference == "" && e.EquipmentReference == "" && !stock {
 		v.add("", "names no shipment: give carrierBookingReference, transportDocumentReference or equipmentReference")
 	}
 	v.ref("carrierBookingReference", e.CarrierBookingReference, maxShortString)
@@ -214,6 +218,63 @@ func CheckBatch(events []Event, self Party) error {
 type validator struct {
 	prefix string
 	probs  []Problem
+}
+
+// maxQuantity bounds an inventory quantity (units of one SKU).
+const maxQuantity = 1_000_000_000_000
+
+// inventory checks the body of an INVENTORY event, and that other events
+// carry none.
+func (v *validator) inventory(e *Event) {
+	inv := e.Inventory
+	if e.EventType != Inventory {
+		if inv != nil {
+			v.add("inventory", fmt.Sprintf("belongs to INVENTORY events, not %s", e.EventType))
+		}
+		return
+	}
+	if inv == nil {
+		v.add("inventory", "required for INVENTORY events: facility, sku and quantity")
+		return
+	}
+	code := e.InventoryEventTypeCode
+	if inv.Facility == "" {
+		v.add("inventory.facility", "required: the party id of the centre")
+	} else if why := checkPartyID(inv.Facility); why != "" {
+		v.add("inventory.facility", why)
+	}
+	if inv.SKU == "" {
+		v.add("inventory.sku", "required")
+	}
+	v.text("inventory.sku", inv.SKU, maxShortString)
+	if inv.Quantity < 0 || inv.Quantity > maxQuantity {
+		v.add("inventory.quantity", fmt.Sprintf("%d is out of range; want 0 to %d units", inv.Quantity, int64(maxQuantity)))
+	} else if inv.Quantity == 0 && code != "STCK" {
+		v.add("inventory.quantity", "must be at least 1 unit for an order")
+	}
+	v.text("inventory.orderID", inv.OrderID, maxShortString)
+	switch code {
+	case "STCK":
+		if inv.OrderID != "" {
+			v.add("inventory.orderID", "a stock position names no order")
+		}
+	case "ALOC", "RALC", "FULF":
+		if inv.OrderID == "" {
+			v.add("inventory.orderID", fmt.Sprintf("required for %s: the order the units are promised to", code))
+		}
+	}
+	switch {
+	case code == "RALC" && inv.FromFacility == "":
+		v.add("inventory.fromFacility", "required for RALC: the centre the order moves from")
+	case code == "RALC" && inv.FromFacility == inv.Facility:
+		v.add("inventory.fromFacility", "is the same centre as facility; a re-allocation moves the order")
+	case code != "RALC" && inv.FromFacility != "":
+		v.add("inventory.fromFacility", "only RALC events name the centre an order moves from")
+	case inv.FromFacility != "":
+		if why := checkPartyID(inv.FromFacility); why != "" {
+			v.add("inventory.fromFacility", why)
+		}
+	}
 }
 
 func (v *validator) add(field, reason string) {

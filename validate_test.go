@@ -87,7 +87,22 @@ func TestValidateRejects(t *testing.T) {
 	}{
 		// Event type, classifier, times.
 		{"unknown event type", validShipment, func(e *linkd.Event) { e.EventType = "BOOKING" }, "eventType", `unknown event type "BOOKING"`},
-		{"missing event type", validShipment, func(e *linkd.Event) { e.EventType = "" }, "eventType", "required: SHIPMENT, TRANSPORT or EQUIPMENT"},
+		{"missing event type", validShipment, func(e *linkd.Event) { e.EventType = "" }, "eventType", "required: SHIPMENT, TRANSPORT, EQUIPMENT or INVENTORY"},
+		// INVENTORY events.
+		{"inventory without body", validReallocation, func(e *linkd.Event) { e.Inventory = nil }, "inventory", "required for INVENTORY events"},
+		{"inventory body on a shipment event", validShipment, func(e *linkd.Event) { e.Inventory = &linkd.InventoryLine{Facility: "dc-hamburg", SKU: "X", Quantity: 1} }, "inventory", "belongs to INVENTORY events, not SHIPMENT"},
+		{"inventory unknown code", validReallocation, func(e *linkd.Event) { e.InventoryEventTypeCode = "MOVE" }, "inventoryEventTypeCode", "MOVE"},
+		{"inventory code on shipment", validShipment, func(e *linkd.Event) { e.InventoryEventTypeCode = "ALOC" }, "inventoryEventTypeCode", "belongs to INVENTORY events"},
+		{"inventory bad facility", validReallocation, func(e *linkd.Event) { e.Inventory.Facility = "DC Rotterdam" }, "inventory.facility", ""},
+		{"inventory no sku", validReallocation, func(e *linkd.Event) { e.Inventory.SKU = "" }, "inventory.sku", "required"},
+		{"inventory negative quantity", validReallocation, func(e *linkd.Event) { e.Inventory.Quantity = -5 }, "inventory.quantity", "out of range"},
+		{"inventory empty order", validReallocation, func(e *linkd.Event) { e.Inventory.Quantity = 0 }, "inventory.quantity", "at least 1 unit"},
+		{"reallocation without order", validReallocation, func(e *linkd.Event) { e.Inventory.OrderID = "" }, "inventory.orderID", "required for RALC"},
+		{"reallocation without source", validReallocation, func(e *linkd.Event) { e.Inventory.FromFacility = "" }, "inventory.fromFacility", "required for RALC"},
+		{"reallocation to itself", validReallocation, func(e *linkd.Event) { e.Inventory.FromFacility = "dc-rotterdam" }, "inventory.fromFacility", "same centre"},
+		{"allocation with source", validReallocation, func(e *linkd.Event) { e.InventoryEventTypeCode = "ALOC" }, "inventory.fromFacility", "only RALC"},
+		{"stock with order", validStock, func(e *linkd.Event) { e.Inventory.OrderID = "SO-1" }, "inventory.orderID", "names no order"},
+		{"allocation names no shipment", validReallocation, func(e *linkd.Event) { e.CarrierBookingReference = "" }, "", "names no shipment"},
 		{"lowercase event type", validShipment, func(e *linkd.Event) { e.EventType = "shipment" }, "eventType", "unknown event type"},
 		{"missing classifier", validShipment, func(e *linkd.Event) { e.EventClassifierCode = "" }, "eventClassifierCode", "required; one of ACT, EST, PLN"},
 		{"unknown classifier", validShipment, func(e *linkd.Event) { e.EventClassifierCode = "REAL" }, "eventClassifierCode", `unknown code "REAL"; one of ACT, EST, PLN`},

@@ -240,15 +240,7 @@ func parseBundle(data []byte, path string) (*linkd.ProofBundle, error) {
 
 // describe is a one-line human summary of an event.
 func describe(e *linkd.Event) string {
-	code, meaning := "", ""
-	switch e.EventType {
-	case linkd.Shipment:
-		code, meaning = e.ShipmentEventTypeCode, linkd.ShipmentEventCodes[e.ShipmentEventTypeCode]
-	case linkd.Transport:
-		code, meaning = e.TransportEventTypeCode, linkd.TransportEventCodes[e.TransportEventTypeCode]
-	case linkd.Equipment:
-		code, meaning = e.EquipmentEventTypeCode, linkd.EquipmentEventCodes[e.EquipmentEventTypeCode]
-	}
+	code, meaning := e.TypeCode(), e.CodeMeaning()
 	s := fmt.Sprintf("%s %s %s (%s)", e.EventClassifierCode, e.EventType, code, meaning)
 	for _, ref := range []string{e.EquipmentReference, e.CarrierBookingReference} {
 		if ref != "" {

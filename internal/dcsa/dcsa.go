@@ -94,6 +94,13 @@ func ParseQuery(q url.Values) (Query, error) {
 	for _, t := range list("eventType") {
 		f.EventTypes = append(f.EventTypes, linkd.EventType(t))
 	}
+	// DCSA knows three event families; linkd's INVENTORY events are not
+	// shown to a DCSA client, nor asked for by one.
+	if len(f.EventTypes) == 0 {
+		f.EventTypes = []linkd.EventType{linkd.Shipment, linkd.Transport, linkd.Equipment}
+	} else if slices.Contains(f.EventTypes, linkd.Inventory) {
+		fail("eventType", "INVENTORY is linkd's own, not DCSA's; ask GET /v1/events for it")
+	}
 	f.ShipmentEventTypeCodes = list("shipmentEventTypeCode")
 	f.TransportEventTypeCodes = list("transportEventTypeCode")
 	f.EquipmentEventTypeCodes = list("equipmentEventTypeCode")

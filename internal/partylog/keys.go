@@ -158,17 +158,7 @@ func eventLocation(e *linkd.Event) string {
 	return ""
 }
 
-func eventCode(e *linkd.Event) string {
-	switch e.EventType {
-	case linkd.Shipment:
-		return e.ShipmentEventTypeCode
-	case linkd.Transport:
-		return e.TransportEventTypeCode
-	case linkd.Equipment:
-		return e.EquipmentEventTypeCode
-	}
-	return ""
-}
+func eventCode(e *linkd.Event) string { return e.TypeCode() }
 
 // A Cursor marks where a page of a scan ended. It is opaque to clients.
 func encodeCursor(pos []byte) string { return base64.RawURLEncoding.EncodeToString(pos) }

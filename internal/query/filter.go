@@ -113,8 +113,8 @@ func (f *Filter) Validate() error {
 		probs = append(probs, linkd.Problem{Field: field, Reason: fmt.Sprintf(format, args...)})
 	}
 	for _, t := range f.EventTypes {
-		if t != linkd.Shipment && t != linkd.Transport && t != linkd.Equipment {
-			add("eventType", "unknown event type %q; want SHIPMENT, TRANSPORT or EQUIPMENT", clip(string(t)))
+		if !slices.Contains(linkd.EventTypes, t) {
+			add("eventType", "unknown event type %q; want SHIPMENT, TRANSPORT, EQUIPMENT or INVENTORY", clip(string(t)))
 		}
 	}
 	for _, c := range f.ClassifierCodes {

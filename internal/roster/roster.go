@@ -122,7 +122,11 @@ func (r *Roster) Stamp(ctx context.Context, events []linkd.Event) error {
 		}
 		named := e.Parties
 		switch {
-		case len(current) == 0 && len(refs(e)) > 0:
+		case len(refs(e)) == 0:
+			// No shipment (a centre's stock position): the origin names who
+			// receives it, and is on the list itself.
+			e.Parties = merge(named, []linkd.ShipmentParty{{Party: r.self.ID, Role: r.role(named)}})
+		case len(current) == 0:
 			// Opening the shipment: the origin is on it.
 			e.Parties = merge(named, []linkd.ShipmentParty{{Party: r.self.ID, Role: r.role(named)}})
 		case on(current, r.self.ID):

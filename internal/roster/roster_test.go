@@ -136,3 +136,22 @@ func TestRosterKeepsRetriesIdempotent(t *testing.T) {
 	}
 	_ = fmt.Sprint
 }
+
+// TestRosterStockPositionNamesItsReaders checks that an event about no
+// shipment (a centre's stock position) goes to exactly the parties its origin
+// names, with the origin on the list.
+func TestRosterStockPositionNamesItsReaders(t *testing.T) {
+	dc := linkd.Party{ID: "dc-hamburg", Name: "Hamburg DC", Roles: []linkd.Role{linkd.RoleWarehouse}, Jurisdiction: []string{"DE", "EU"}}
+	l, r := open(t, dc)
+	stock := linkd.Event{EventType: linkd.Inventory, EventClassifierCode: "ACT", InventoryEventTypeCode: "STCK",
+		EventDateTime: linkd.Time{Time: time.Date(2026, 11, 2, 6, 0, 0, 0, time.UTC)},
+		Inventory:     &linkd.InventoryLine{Facility: "dc-hamburg", SKU: "TV-55", Quantity: 300},
+		Parties:       []linkd.ShipmentParty{{Party: "eu-retailer", Role: linkd.RoleConsignee}, {Party: "dc-rotterdam", Role: linkd.RoleWarehouse}}}
+	evs, err := record(t, l, r, stock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(evs[0]); got != "dc-hamburg dc-rotterdam eu-retailer " {
+		t.Fatalf("stock position goes to %q", got)
+	}
+}
