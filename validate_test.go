@@ -90,7 +90,9 @@ func TestValidateRejects(t *testing.T) {
 		{"missing event type", validShipment, func(e *linkd.Event) { e.EventType = "" }, "eventType", "required: SHIPMENT, TRANSPORT, EQUIPMENT or INVENTORY"},
 		// INVENTORY events.
 		{"inventory without body", validReallocation, func(e *linkd.Event) { e.Inventory = nil }, "inventory", "required for INVENTORY events"},
-		{"inventory body on a shipment event", validShipment, func(e *linkd.Event) { e.Inventory = &linkd.InventoryLine{Facility: "dc-hamburg", SKU: "X", Quantity: 1} }, "inventory", "belongs to INVENTORY events, not SHIPMENT"},
+		{"inventory body on a shipment event", validShipment, func(e *linkd.Event) {
+			e.Inventory = &linkd.InventoryLine{Facility: "dc-hamburg", SKU: "X", Quantity: 1}
+		}, "inventory", "belongs to INVENTORY events, not SHIPMENT"},
 		{"inventory unknown code", validReallocation, func(e *linkd.Event) { e.InventoryEventTypeCode = "MOVE" }, "inventoryEventTypeCode", "MOVE"},
 		{"inventory code on shipment", validShipment, func(e *linkd.Event) { e.InventoryEventTypeCode = "ALOC" }, "inventoryEventTypeCode", "belongs to INVENTORY events"},
 		{"inventory bad facility", validReallocation, func(e *linkd.Event) { e.Inventory.Facility = "DC Rotterdam" }, "inventory.facility", ""},
