@@ -8,10 +8,11 @@ import (
 
 // Party is an organisation in a lane. Its node records events under ID.
 type Party struct {
-	ID           string   `json:"id"`           // lowercase slug, e.g. haiphong-terminal
-	Name         string   `json:"name"`         // display name
-	Roles        []Role   `json:"roles"`        // what it does in the lane
-	Jurisdiction []string `json:"jurisdiction"` // ISO 3166 country first, then region tags: ["DE","EU"]
+	ID           string   `json:"id"`                 // lowercase slug, e.g. haiphong-terminal
+	Name         string   `json:"name"`               // display name
+	Roles        []Role   `json:"roles"`              // what it does in the lane
+	Jurisdiction []string `json:"jurisdiction"`       // ISO 3166 country first, then region tags: ["DE","EU"]
+	Location     string   `json:"location,omitempty"` // UN/LOCODE of the site, e.g. DEHAM; places the node on maps
 }
 
 // Country is the party's ISO 3166 country: the first jurisdiction tag that is one.
@@ -72,6 +73,11 @@ func (p Party) Validate() error {
 			probs = append(probs, Problem{fmt.Sprintf("jurisdiction[%d]", i), fmt.Sprintf("%s is not in %s", country, j)})
 		} else if !region && j != country {
 			probs = append(probs, Problem{fmt.Sprintf("jurisdiction[%d]", i), fmt.Sprintf("a party has one country (%s); %s cannot be a second", country, j)})
+		}
+	}
+	if p.Location != "" {
+		if why := checkUNLocode(p.Location); why != "" {
+			probs = append(probs, Problem{"location", why})
 		}
 	}
 	if len(probs) > 0 {

@@ -379,6 +379,7 @@ func TestPartyValidate(t *testing.T) {
 		{"carrier", carrierSG, nil},
 		{"customs", customsDE, nil},
 		{"digits and hyphens", linkd.Party{ID: "dc-hamburg-2", Jurisdiction: []string{"DE"}}, nil},
+		{"with its site", linkd.Party{ID: "dc-hamburg", Jurisdiction: []string{"DE"}, Location: "DEHAM"}, nil},
 		{"missing id", linkd.Party{Jurisdiction: []string{"DE"}}, []linkd.Problem{{Field: "id", Reason: "required"}}},
 		{"uppercase id", linkd.Party{ID: "DC-Hamburg", Jurisdiction: []string{"DE"}},
 			[]linkd.Problem{{Field: "id", Reason: `"DC-Hamburg" is not a party id: use lowercase letters, digits and inner hyphens`}}},
@@ -400,6 +401,8 @@ func TestPartyValidate(t *testing.T) {
 			[]linkd.Problem{{Field: "jurisdiction[1]", Reason: "a party has one country (DE); NL cannot be a second"}}},
 		{"unknown jurisdiction", linkd.Party{ID: "dc", Jurisdiction: []string{"DE", "EMEA"}},
 			[]linkd.Problem{{Field: "jurisdiction[1]", Reason: `unknown jurisdiction "EMEA"`}}},
+		{"site that is not a UN/LOCODE", linkd.Party{ID: "dc", Jurisdiction: []string{"DE"}, Location: "Hamburg"},
+			[]linkd.Problem{{Field: "location", Reason: `"Hamburg" is not a UN/LOCODE: want 5 characters, a country code and 3 letters or digits 2-9 (VNHPH)`}}},
 		{"every problem at once", linkd.Party{ID: "", Roles: []linkd.Role{"x"}, Jurisdiction: []string{"Mars"}},
 			[]linkd.Problem{
 				{Field: "id", Reason: "required"},

@@ -68,6 +68,7 @@ then any region tags it belongs to (EU, EEA, ASEAN); residency rules trust it.`,
 	f.StringVar(&o.Party.Name, "name", "", "display name (default: the party id)")
 	f.StringSliceVar(&roles, "role", nil, "the party's roles in the lane: shipper, forwarder, carrier, terminal, customs, warehouse, consignee … (repeat or comma-separate)")
 	f.StringSliceVar(&juris, "jurisdiction", nil, "ISO 3166 country, then region tags, e.g. DE,EU")
+	f.StringVar(&o.Party.Location, "location", "", "UN/LOCODE of the node's site, e.g. DEHAM (places it on dashboard maps)")
 	f.StringVar(&o.Listen, "listen", "", "host:port of the HTTPS API (default 127.0.0.1:7443)")
 	f.StringSliceVar(&o.Hosts, "host", nil, "extra DNS names or IPs for the TLS certificate (localhost, 127.0.0.1 and ::1 are always in)")
 	return cmd

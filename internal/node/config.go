@@ -43,6 +43,7 @@ type PartyConfig struct {
 	Name         string   `yaml:"name"`
 	Roles        []string `yaml:"roles"`
 	Jurisdiction []string `yaml:"jurisdiction"`
+	Location     string   `yaml:"location"` // UN/LOCODE of the site (optional; places the node on dashboards' maps)
 }
 
 // KeysConfig names the node's key files.
@@ -140,7 +141,7 @@ func LoadConfig(path string) (Config, error) {
 
 // PartyValue returns the configured party.
 func (c *Config) PartyValue() linkd.Party {
-	p := linkd.Party{ID: c.Party.ID, Name: c.Party.Name, Jurisdiction: c.Party.Jurisdiction}
+	p := linkd.Party{ID: c.Party.ID, Name: c.Party.Name, Jurisdiction: c.Party.Jurisdiction, Location: c.Party.Location}
 	for _, r := range c.Party.Roles {
 		p.Roles = append(p.Roles, linkd.Role(r))
 	}
@@ -238,6 +239,7 @@ party:
   name: {{printf "%q" .Party.Name}}
   roles: [{{.Roles}}]
   jurisdiction: [{{.Jurisdiction}}]   # ISO 3166 country, then region tags; residency checks trust these
+  location: {{printf "%q" .Party.Location}}   # UN/LOCODE of the site (e.g. DEHAM); places the node on maps
 
 listen: {{printf "%q" .Listen}}    # host:port of the HTTPS API; 0.0.0.0:7443 to serve other hosts
 advertise: {{printf "%q" .Advertise}}   # https://host:port partners reach this node at, on its card ('linkd peer card');

@@ -82,12 +82,12 @@ func Init(ctx context.Context, o InitOptions) (res InitResult, err error) {
 	if o.Listen != "" {
 		cfg.Listen = o.Listen
 	}
-	cfg.Party = PartyConfig{ID: o.Party.ID, Name: o.Party.Name, Jurisdiction: o.Party.Jurisdiction}
+	if o.Party.Name == "" {
+		o.Party.Name = o.Party.ID // also the certificate's organisation
+	}
+	cfg.Party = PartyConfig{ID: o.Party.ID, Name: o.Party.Name, Jurisdiction: o.Party.Jurisdiction, Location: o.Party.Location}
 	for _, r := range o.Party.Roles {
 		cfg.Party.Roles = append(cfg.Party.Roles, string(r))
-	}
-	if cfg.Party.Name == "" {
-		cfg.Party.Name = o.Party.ID
 	}
 	if err := cfg.Validate(); err != nil {
 		return InitResult{}, err
