@@ -193,3 +193,36 @@ func (s *Logs) CursorAfter(rec linkd.Recorded) string {
 	}
 	return encodeCursor(appendPosition(nil, timeKey(rec.Event.EventDateTime.Time), num, rec.LogIndex))
 }
+
+// Source is one log the node holds, as a reader that follows every log (the
+// subscription feed, the rules) sees it: its party, its durable size and
+// checkpoint, and its entries in order. Log and Replica are Sources.
+type Source interface {
+	Party() linkd.Party
+	Size() int64
+	Checkpoint() ([]byte, linkd.Checkpoint)
+	ReadRange(ctx context.Context, from, to int64, fn func(*RawEntry) error) error
+}
+
+// Sources returns the node's own log first, then each replica by party id.
+func (s *Logs) Sources() []Source {
+	reps := s.Replicas()
+	out := make([]Source, 0, 1+len(reps))
+	out = append(out, s.own)
+	for _, r := range reps {
+		out = append(out, r)
+	}
+	return out
+}
+
+// Source returns the log of party, own or replica.
+func (s *Logs) Source(party string) (Source, bool) {
+	if party == s.own.self.ID {
+		return s.own, true
+	}
+	r, ok := s.Lookup(party)
+	if !ok {
+		return nil, false
+	}
+	return r, true
+}

@@ -438,3 +438,6 @@ func (l *Log) CheckpointBoundary(from, limit int64) (int64, error) {
 // Observe folds a clock stamp seen on a peer's event into the log's hybrid
 // logical clock, so events recorded after it order after it.
 func (l *Log) Observe(h linkd.HLC) { l.clock.Observe(h) }
+
+// Party is the party that records this log.
+func (l *Log) Party() linkd.Party { return l.self }

@@ -216,7 +216,16 @@ func (r *Replica) InclusionProof(index, size int64) ([]tlog.Hash, error) {
 	return tlog.InclusionProof(index, size, r.hashReader())
 }
 
-// Get returns the event at index if this node holds its payload.
+// ReadRange calls fn with each entry in [from, to) in index order, as
+// Log.ReadRange does; entries held as commitments only have no Salt.
+func (r *Replica) ReadRange(ctx context.Context, from, to int64, fn func(*RawEntry) error) error {
+	if size := r.Size(); from < 0 || from > to || to > size {
+		return linkd.Errorf(linkd.EInvalid, "range %d..%d is outside the replica of size %d", from, to, size)
+	}
+	return readRange(ctx, &r.space, from, to, fn)
+}
+
+// Get returns the event at index, if the node holds its payload.
 func (r *Replica) Get(ctx context.Context, index int64) (linkd.Recorded, error) {
 	if index < 0 || index >= r.Size() {
 		return linkd.Recorded{}, linkd.Errorf(linkd.ENotFound, "no event at index %d of %s's log", index, r.party.ID)
