@@ -21,7 +21,8 @@ import (
 //	option  = 0x00 | 0x01 value
 //	hlc     = uint64 big-endian
 //
-// Version 2 is version 1 followed by the INVENTORY fields; an event without
+// Version 2 is version 1 with the INVENTORY fields before the clock stamp,
+// which stays last; an event without
 // them is encoded as version 1, so logs written before INVENTORY existed
 // keep their bytes, ids and commitments.
 const (
@@ -101,7 +102,6 @@ func AppendCanonical(b []byte, e *Event) []byte {
 	b = appendStrs(b, e.CausedBy)
 	b = appendStr(b, e.RetractedEventID)
 	b = appendStr(b, e.SupersedesEventID)
-	b = binary.BigEndian.AppendUint64(b, uint64(e.HLC))
 	if inventory {
 		b = appendStr(b, e.InventoryEventTypeCode)
 		if inv := e.Inventory; inv == nil {
@@ -115,6 +115,9 @@ func AppendCanonical(b []byte, e *Event) []byte {
 			b = appendStr(b, inv.FromFacility)
 		}
 	}
+	// The clock stamp is always the last 8 bytes: the log encodes an event
+	// once and patches its stamp in when it sequences the batch.
+	b = binary.BigEndian.AppendUint64(b, uint64(e.HLC))
 	return b
 }
 
@@ -209,7 +212,6 @@ func DecodeCanonical(data []byte) (Event, error) {
 	e.CausedBy = d.strs()
 	e.RetractedEventID = d.str()
 	e.SupersedesEventID = d.str()
-	e.HLC = HLC(d.uint64())
 	if version == canonicalInventory {
 		e.InventoryEventTypeCode = d.str()
 		if d.option() {
@@ -220,6 +222,7 @@ func DecodeCanonical(data []byte) (Event, error) {
 			e.Inventory = inv
 		}
 	}
+	e.HLC = HLC(d.uint64())
 	if d.err != nil {
 		return Event{}, fmt.Errorf("%w: %v at byte %d", ErrNotCanonical, d.err, d.off)
 	}

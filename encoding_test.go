@@ -3,6 +3,7 @@ package linkd_test
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -294,6 +295,15 @@ func TestInventoryEncoding(t *testing.T) {
 	for _, bad := range [][]byte{append([]byte{2}, v1[1:]...), append([]byte{1}, enc[1:]...)} {
 		if _, err := linkd.DecodeCanonical(bad); !errors.Is(err, linkd.ErrNotCanonical) {
 			t.Errorf("DecodeCanonical(%x…) error = %v, want ErrNotCanonical", bad[:4], err)
+		}
+	}
+	// The clock stamp is the last 8 bytes in both versions: the log patches
+	// it in place when it sequences a batch.
+	for _, e := range []linkd.Event{plain, base} {
+		e.HLC = linkd.MakeHLC(1793682000000, 9)
+		stamped := linkd.AppendCanonical(nil, &e)
+		if got := binary.BigEndian.Uint64(stamped[len(stamped)-8:]); got != uint64(e.HLC) {
+			t.Errorf("%s event: last 8 bytes %x, want the clock stamp %x", e.EventType, got, uint64(e.HLC))
 		}
 	}
 	salt := bytes.Repeat([]byte{7}, linkd.SaltSize)
