@@ -496,6 +496,15 @@ func (s *state) fold(r *rec) {
 		return
 	}
 	o := s.orders[l.OrderID]
+	if o == nil && r.kind == kindRealloc && r.k.origin == l.FromFacility {
+		// A centre that receives an order may never have been entitled to
+		// its allocation (that went to the parties of the inbound
+		// shipment): the hand-on by the centre that held it is what it
+		// knows, and it says where the order was allocated.
+		o = &order{id: l.OrderID, sku: l.SKU, qty: l.Quantity, facility: l.FromFacility, home: l.FromFacility, inbound: r.ship, seq: pos}
+		s.orders[o.id] = o
+		s.assign(o)
+	}
 	switch {
 	case o == nil && r.kind == kindRealloc:
 		s.reject(r, "order %s is not allocated anywhere", l.OrderID)

@@ -497,7 +497,7 @@ func TestCustody(t *testing.T) {
 		{"moving from the wrong centre", hamburg, ralc(antwerp, rotterdam, "SO-1", tv, 4), "order SO-1 is at dc-hamburg, not dc-antwerp"},
 		{"fulfilling elsewhere", rotterdam, fulf(rotterdam, "SO-1", tv, 4), "order SO-1 is held by dc-hamburg, not dc-rotterdam"},
 		{"another SKU", hamburg, ralc(hamburg, rotterdam, "SO-1", speaker, 4), "order SO-1 is of TV-55-OLED, not SPK-BT-20"},
-		{"moving an unknown order", hamburg, ralc(hamburg, rotterdam, "SO-404", tv, 4), "order SO-404 is not allocated anywhere"},
+		{"moving an unknown order it never held", rotterdam, ralc(hamburg, rotterdam, "SO-404", tv, 4), "order SO-404 is not allocated anywhere"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := newLane(t)
@@ -649,5 +649,25 @@ func TestConcurrentApplyAndRead(t *testing.T) {
 	}
 	if got := b.PlanReallocation(&hold, hamburg); !reflect.DeepEqual(got, wantPlan) {
 		t.Errorf("concurrent plan differs")
+	}
+}
+
+// TestReceivingCentreLearnsTheOrderFromTheHandOn: a centre that was never
+// entitled to an order's allocation (it went to the inbound shipment's
+// parties) knows the order from the hand-on of the centre that held it.
+func TestReceivingCentreLearnsTheOrderFromTheHandOn(t *testing.T) {
+	l := newLane(t)
+	l.record(rotterdam, stck(rotterdam, tv, 20))
+	l.record(hamburg, ralc(hamburg, rotterdam, "SO-77", tv, 4))
+	b := l.book()
+	o, ok := b.Order("SO-77")
+	if !ok || o.Facility != rotterdam || o.AllocatedAt != hamburg || o.Status != allocation.Reallocated {
+		t.Fatalf("SO-77 = %+v (known %v); want re-allocated to %s from %s", o, ok, rotterdam, hamburg)
+	}
+	if s := b.Stock(rotterdam, tv); s.Allocated != 4 || s.Available != 16 {
+		t.Errorf("Rotterdam allocated %d available %d; want 4 and 16", s.Allocated, s.Available)
+	}
+	if rej := b.Snapshot().Rejected; len(rej) != 0 {
+		t.Errorf("rejected %+v", rej)
 	}
 }
