@@ -1,0 +1,4 @@
+package webhook
+
+// ParseRetryAfter exposes parseRetryAfter to the fuzz target.
+var ParseRetryAfter = parseRetryAfter
