@@ -38,6 +38,9 @@ const (
 	// A peer holds a checkpoint of this node's own log that this node never
 	// issued: its log key is in someone else's hands.
 	AlertKeyCompromise = "key_compromise"
+	// A subscription's webhook did not take an event before the retry
+	// horizon passed, or refused it for good: it is in the dead letters.
+	AlertDeliveryFailed = "delivery_failed"
 )
 
 // Alert severities.

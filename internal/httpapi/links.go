@@ -117,3 +117,23 @@ func (s *Server) releaseHold(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
+
+func (s *Server) allocations(w http.ResponseWriter, r *http.Request) error {
+	if s.cfg.Allocations == nil {
+		return linkd.Errorf(linkd.ENotFound, "this node keeps no allocation state")
+	}
+	writeJSON(w, http.StatusOK, s.cfg.Allocations())
+	return nil
+}
+
+func (s *Server) verification(w http.ResponseWriter, r *http.Request) error {
+	if s.cfg.Verification == nil {
+		return linkd.Errorf(linkd.ENotFound, "this node does not report verifications")
+	}
+	v, err := s.cfg.Verification(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}

@@ -24,6 +24,7 @@ import (
 	"github.com/linkd-dev/linkd/internal/alerts"
 	"github.com/linkd-dev/linkd/internal/partylog"
 	"github.com/linkd-dev/linkd/internal/peers"
+	"github.com/linkd-dev/linkd/internal/subscribe"
 )
 
 // Config configures a Server.
@@ -61,6 +62,17 @@ type Config struct {
 	// Cosigned returns a checkpoint note with the cosignatures this node
 	// holds for it. Nil serves notes as the log signed them.
 	Cosigned func(note []byte, size int64) []byte
+	// Subscriptions keeps the node's subscriptions and streams. Nil: none.
+	Subscriptions *subscribe.Manager
+	// Allocations returns the derived allocation state (GET
+	// /v1/allocations). Nil: the node keeps none.
+	Allocations func() any
+	// Verification says how an event the node holds is verified: its log
+	// position and the checkpoint that covers it, with who cosigned it.
+	// Nil: GET /v1/events/{id}/verification answers 404.
+	Verification func(ctx context.Context, id string) (any, error)
+	// Extra serves paths outside the API (the dashboard); nil: none.
+	Extra map[string]http.Handler
 }
 
 // Server is the HTTP handler of one node.
@@ -102,6 +114,7 @@ type route struct {
 	public       bool
 	params       []string // accepted query parameters; others get 400
 	ownParams    bool     // the handler checks its parameters itself
+	long         bool     // a stream: it does not hold one of the concurrency slots
 	h            func(w http.ResponseWriter, r *http.Request) error
 }
 
@@ -126,9 +139,9 @@ func (s *Server) routes() {
 		{method: "POST", path: "/v1/tokens", perm: access.ManageTokens, h: s.createToken},
 		{method: "DELETE", path: "/v1/tokens/{id}", perm: access.ManageTokens, h: s.revokeToken},
 
-		{method: "GET", path: "/v1/peers", perm: access.ManagePeers, h: s.listPeers},
+		{method: "GET", path: "/v1/peers", perm: access.ReadLog, h: s.listPeers},
 		{method: "POST", path: "/v1/peers", perm: access.ManagePeers, h: s.putPeer},
-		{method: "GET", path: "/v1/peers/{id}", perm: access.ManagePeers, h: s.getPeer},
+		{method: "GET", path: "/v1/peers/{id}", perm: access.ReadLog, h: s.getPeer},
 		{method: "DELETE", path: "/v1/peers/{id}", perm: access.ManagePeers, h: s.removePeer},
 		{method: "GET", path: "/v1/node/card", perm: access.ReadLog, h: s.nodeCard},
 
@@ -139,6 +152,19 @@ func (s *Server) routes() {
 		{method: "DELETE", path: "/v1/holds/{party}", perm: access.ManagePeers, h: s.releaseHold},
 
 		{method: "GET", path: "/v2/events", perm: access.ReadEvents, ownParams: true, h: s.dcsaEvents},
+
+		{method: "POST", path: "/v1/subscriptions", perm: access.ReadEvents, h: s.createSubscription},
+		{method: "GET", path: "/v1/subscriptions", perm: access.ReadEvents, h: s.listSubscriptions},
+		{method: "GET", path: "/v1/subscriptions/{id}", perm: access.ReadEvents, h: s.getSubscription},
+		{method: "DELETE", path: "/v1/subscriptions/{id}", perm: access.ReadEvents, h: s.deleteSubscription},
+		{method: "POST", path: "/v1/subscriptions/{id}/pause", perm: access.ReadEvents, h: s.pauseSubscription(true)},
+		{method: "POST", path: "/v1/subscriptions/{id}/resume", perm: access.ReadEvents, h: s.pauseSubscription(false)},
+		{method: "POST", path: "/v1/subscriptions/{id}/secret", perm: access.ReadEvents, h: s.rotateSecret},
+		{method: "GET", path: "/v1/subscriptions/{id}/dead-letters", perm: access.ReadEvents, params: []string{"limit"}, h: s.deadLetters},
+		{method: "GET", path: "/v1/subscriptions/{id}/events", perm: access.ReadEvents, params: []string{"from"}, long: true, h: s.subscriptionEvents},
+		{method: "GET", path: "/v1/stream", perm: access.ReadEvents, ownParams: true, long: true, h: s.stream},
+		{method: "GET", path: "/v1/allocations", perm: access.ReadEvents, h: s.allocations},
+		{method: "GET", path: "/v1/events/{id}/verification", perm: access.ReadEvents, h: s.verification},
 	}
 	allowed := map[string][]string{}
 	for _, rt := range rs {
@@ -156,6 +182,9 @@ func (s *Server) routes() {
 			w.Header().Set("Allow", allow)
 			s.writeStatus(w, r, http.StatusMethodNotAllowed, linkd.EInvalid, fmt.Sprintf("%s is not allowed on %s; use %s", r.Method, path, allow))
 		})
+	}
+	for path, h := range s.cfg.Extra {
+		s.mux.Handle(path, h)
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeStatus(w, r, http.StatusNotFound, linkd.ENotFound, fmt.Sprintf("no endpoint %s; /openapi.json lists them", clip(r.URL.Path)))
@@ -201,7 +230,13 @@ func (s *Server) wrap(rt route) http.Handler {
 			return
 		}
 		if !rt.public {
-			defer func() { <-s.slots }()
+			if rt.long {
+				// Streams are bounded by the subscriptions' own limit,
+				// not by the slots ordinary requests share.
+				<-s.slots
+			} else {
+				defer func() { <-s.slots }()
+			}
 		}
 		if err := rt.h(sw, r); err != nil {
 			s.writeError(sw, r, err)
