@@ -185,7 +185,7 @@ func printEvents(w io.Writer, events []linkd.Recorded) {
 }
 
 func eventName(e *linkd.Event) string {
-	code := e.ShipmentEventTypeCode + e.TransportEventTypeCode + e.EquipmentEventTypeCode
+	code := e.TypeCode()
 	return string(e.EventType) + "/" + code
 }
 

@@ -80,6 +80,6 @@ of them and verifies the proof offline.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newInitCmd(), newNodeCmd(), newEventCmd(), newShipmentCmd(), newLogCmd(), newTokenCmd(), newPeerCmd(),
-		newVerifyCmd(), newBenchCmd(), newDemoCmd())
+		newVerifyCmd(), newBenchCmd(), newDemoCmd(), newSubCmd(), newWatchCmd())
 	return root
 }
