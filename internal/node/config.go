@@ -33,6 +33,11 @@ type Config struct {
 	Advertise string `yaml:"advertise"`
 	// ShutdownGrace bounds how long SIGTERM waits for requests in flight.
 	ShutdownGrace Duration `yaml:"shutdown_grace"`
+	// Webhooks limits where subscriptions may deliver.
+	Webhooks WebhooksConfig `yaml:"webhooks"`
+	// Rules is a file of rules (YAML, see docs/rules.md); "" means none
+	// beyond those added by the API.
+	Rules string `yaml:"rules"`
 
 	dir string // the config file's directory; relative paths start here
 }
@@ -67,6 +72,18 @@ type LimitsConfig struct {
 	WriteTimeout      Duration `yaml:"write_timeout"`       // to send a whole answer
 	IdleTimeout       Duration `yaml:"idle_timeout"`        // keep-alive connections between requests
 	MaxHeaderBytes    int      `yaml:"max_header_bytes"`
+}
+
+// WebhooksConfig says which webhook destinations are allowed. By default
+// only public addresses over HTTPS: a subscription cannot make the node
+// call into its own network.
+type WebhooksConfig struct {
+	AllowPrivate  bool `yaml:"allow_private"`  // RFC 1918, CGNAT and fc00::/7 destinations (cloud metadata addresses stay refused)
+	AllowLoopback bool `yaml:"allow_loopback"` // 127.0.0.0/8 and ::1
+	AllowHTTP     bool `yaml:"allow_http"`     // plain http:// callbacks
+	// Secrets are signing secrets (whsec_…) that rules' webhook actions
+	// name; keep this file private.
+	Secrets map[string]string `yaml:"secrets"`
 }
 
 // LogConfig sets the node's own log output.
@@ -268,6 +285,13 @@ log:
   format: {{.Log.Format}}    # text or json
 
 shutdown_grace: {{.ShutdownGrace}}   # on SIGTERM, how long requests in flight may finish
+
+webhooks:                  # where subscriptions may deliver; by default only public HTTPS addresses
+  allow_private: false     # RFC 1918, CGNAT and fc00::/7 destinations (metadata addresses stay refused)
+  allow_loopback: false    # 127.0.0.0/8 and ::1
+  allow_http: false        # plain http:// callbacks
+
+rules: ""                  # a YAML file of rules (see docs/rules.md); "" = none
 `))
 
 func writeConfig(path string, c Config) error {

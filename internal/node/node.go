@@ -31,6 +31,7 @@ import (
 	"github.com/linkd-dev/linkd/internal/peers"
 	"github.com/linkd-dev/linkd/internal/roster"
 	"github.com/linkd-dev/linkd/internal/store"
+	"github.com/linkd-dev/linkd/internal/subscribe"
 )
 
 // Node is one running party node.
@@ -46,6 +47,9 @@ type Node struct {
 	alerts  *alerts.Store
 	links   *link.Manager
 	cosigs  *cosignatures
+	feed    *subscribe.Feed
+	subs    *subscribe.Manager
+	reactor *reactor
 	unsub   func()
 	applied atomic.Pointer[func(origin string, from int64, res partylog.ApplyResult)]
 	card    peers.Peer // this node's card for partners, or
@@ -95,6 +99,9 @@ func Open(cfg Config, logger *slog.Logger) (n *Node, err error) {
 			if n.links != nil {
 				n.links.Committed()
 			}
+			if n.feed != nil {
+				n.feed.Notify()
+			}
 		},
 	})
 	if err != nil {
@@ -110,6 +117,12 @@ func Open(cfg Config, logger *slog.Logger) (n *Node, err error) {
 	if err := n.openLinks(cfg, party, cert, logger); err != nil {
 		return nil, err
 	}
+	if err := n.openSubscriptions(cfg, party, logger); err != nil {
+		return nil, err
+	}
+	if err := n.openReactor(cfg, party, logger); err != nil {
+		return nil, err
+	}
 	var limiter *access.Limiter
 	if cfg.Limits.RatePerToken > 0 {
 		limiter = access.NewLimiter(rate.Limit(cfg.Limits.RatePerToken), cfg.Limits.BurstPerToken, nil)
@@ -119,7 +132,8 @@ func Open(cfg Config, logger *slog.Logger) (n *Node, err error) {
 		OpenAPI: docs.OpenAPI, MaxBodyBytes: cfg.Limits.MaxBodyBytes, MaxConcurrent: cfg.Limits.MaxConcurrent,
 		Peers: n.peers, Card: n.Card,
 		Logs: n.logs, Ingest: n.ingest, Links: func() any { return n.links.Status() }, Alerts: n.alerts,
-		Cosigned: n.cosigs.on,
+		Cosigned: n.cosigs.on, Subscriptions: n.subs,
+		Allocations: func() any { return n.Allocations() },
 	})
 	if n.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
@@ -192,6 +206,10 @@ func (n *Node) Serve(ctx context.Context) error {
 	if err := n.links.Start(); err != nil {
 		n.logger.Warn("some links could not start; see above", "err", err)
 	}
+	if err := n.subs.Start(); err != nil {
+		n.logger.Error("subscriptions could not start", "err", err)
+	}
+	n.reactor.start()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -236,6 +254,12 @@ func (n *Node) Close() error {
 	}
 	if n.links != nil {
 		n.links.Close()
+	}
+	if n.subs != nil {
+		n.subs.Close()
+	}
+	if n.reactor != nil {
+		n.reactor.close()
 	}
 	if n.log != nil {
 		errs = append(errs, n.log.Close())
