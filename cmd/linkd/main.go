@@ -80,6 +80,6 @@ of them and verifies the proof offline.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newInitCmd(), newNodeCmd(), newEventCmd(), newShipmentCmd(), newLogCmd(), newTokenCmd(), newPeerCmd(),
-		newVerifyCmd(), newBenchCmd(), newDemoCmd(), newSubCmd(), newWatchCmd())
+		newVerifyCmd(), newBenchCmd(), newDemoCmd(), newSubCmd(), newWatchCmd(), newRulesCmd())
 	return root
 }

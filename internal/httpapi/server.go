@@ -71,6 +71,8 @@ type Config struct {
 	// position and the checkpoint that covers it, with who cosigned it.
 	// Nil: GET /v1/events/{id}/verification answers 404.
 	Verification func(ctx context.Context, id string) (any, error)
+	// Rules manages the node's rules (GET/POST /v1/rules …). Nil: none.
+	Rules RulesAPI
 	// Extra serves paths outside the API (the dashboard); nil: none.
 	Extra map[string]http.Handler
 }
@@ -163,6 +165,10 @@ func (s *Server) routes() {
 		{method: "GET", path: "/v1/subscriptions/{id}/dead-letters", perm: access.ReadEvents, params: []string{"limit"}, h: s.deadLetters},
 		{method: "GET", path: "/v1/subscriptions/{id}/events", perm: access.ReadEvents, params: []string{"from"}, long: true, h: s.subscriptionEvents},
 		{method: "GET", path: "/v1/stream", perm: access.ReadEvents, ownParams: true, long: true, h: s.stream},
+		{method: "GET", path: "/v1/rules", perm: access.ReadEvents, h: s.listRules},
+		{method: "POST", path: "/v1/rules", perm: access.WriteEvents, h: s.putRule},
+		{method: "DELETE", path: "/v1/rules/{id}", perm: access.WriteEvents, h: s.deleteRule},
+		{method: "POST", path: "/v1/rule-tests", perm: access.ReadEvents, h: s.testRule},
 		{method: "GET", path: "/v1/allocations", perm: access.ReadEvents, h: s.allocations},
 		{method: "GET", path: "/v1/events/{id}/verification", perm: access.ReadEvents, h: s.verification},
 	}

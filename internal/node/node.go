@@ -133,7 +133,9 @@ func Open(cfg Config, logger *slog.Logger) (n *Node, err error) {
 		Peers: n.peers, Card: n.Card,
 		Logs: n.logs, Ingest: n.ingest, Links: func() any { return n.links.Status() }, Alerts: n.alerts,
 		Cosigned: n.cosigs.on, Subscriptions: n.subs,
-		Allocations: func() any { return n.Allocations() },
+		Allocations:  func() any { return n.Allocations() },
+		Verification: func(ctx context.Context, id string) (any, error) { return n.Verify(ctx, id) },
+		Rules:        rulesAPI{n},
 	})
 	if n.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)

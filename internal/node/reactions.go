@@ -31,8 +31,10 @@ type reactor struct {
 	book   *allocation.Book
 	logger *slog.Logger
 
-	mu     sync.RWMutex
-	engine *rules.Engine // guarded by mu; nil: no rules
+	mu        sync.RWMutex
+	engine    *rules.Engine // guarded by mu; nil: no rules
+	edit      sync.Mutex    // serialises changes by the API
+	fileRules []rules.Rule  // from the rules file, fixed at start
 
 	secrets map[string][]webhook.Secret // rule webhook secrets by name
 	sender  webhook.Sender
@@ -66,11 +68,9 @@ func (n *Node) openReactor(cfg Config, party linkd.Party, logger *slog.Logger) e
 			return err
 		}
 	}
-	if err := r.setRules(party, list); err != nil {
-		return err
-	}
+	r.fileRules = list
 	n.reactor = r
-	return nil
+	return r.reload()
 }
 
 // setRules replaces the rules the reactor runs.

@@ -11,6 +11,7 @@ import (
 	"github.com/linkd-dev/linkd"
 	"github.com/linkd-dev/linkd/client"
 	"github.com/linkd-dev/linkd/internal/allocation"
+	"github.com/linkd-dev/linkd/internal/node"
 )
 
 var (
@@ -123,10 +124,34 @@ func TestCustomsHoldReallocatesAcrossTheLane(t *testing.T) {
 	if !slices.Equal(e.CausedBy, []string{holdID}) {
 		t.Errorf("re-allocation caused by %v, want the hold %s", e.CausedBy, holdID)
 	}
+	var v node.Verification
+	rotterdam.get(t, "/v1/events/"+e.EventID+"/verification", &v)
+	if !v.Verified || v.Origin != dcHamburg.ID || v.Index != moved.LogIndex || v.Checkpoint.Size <= v.Index || !slices.Contains(v.Checkpoint.CosignedBy, dcRotterdam.ID) {
+		t.Errorf("rotterdam's verification of the re-allocation: %+v", v)
+	}
 	eventually(t, "rotterdam's allocation view shows the order", func() bool {
 		o, ok := rotterdam.allocations(t).Order("SO-118")
 		return ok && o.Facility == dcRotterdam.ID
 	})
+
+	// Replaying the rule over the history Hamburg holds decides exactly what
+	// it did live: the same event, with the same id.
+	res, err := hamburg.c.TestRule(context.Background(), "reallocate-on-hold", nil, time.Time{}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var replayed []string
+	for _, d := range res.Decisions {
+		for _, ev := range d.Events {
+			replayed = append(replayed, ev.EventID)
+		}
+	}
+	if !slices.Equal(replayed, []string{e.EventID}) {
+		t.Errorf("replay decided %v, want exactly the live re-allocation %s", replayed, e.EventID)
+	}
+	if err := hamburg.c.DeleteRule(context.Background(), "reallocate-on-hold"); linkd.ErrorCode(err) != linkd.EConflict {
+		t.Errorf("deleting a rule of the rules file by API: %v, want conflict", err)
+	}
 
 	release := booking0(booking)
 	release.ShipmentEventTypeCode, release.DocumentTypeCode, release.Residency = "RELS", "CUS", []string{"EU"}
