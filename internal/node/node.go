@@ -24,6 +24,7 @@ import (
 	"github.com/linkd-dev/linkd/docs"
 	"github.com/linkd-dev/linkd/internal/access"
 	"github.com/linkd-dev/linkd/internal/alerts"
+	"github.com/linkd-dev/linkd/internal/dashboard"
 	"github.com/linkd-dev/linkd/internal/drain"
 	"github.com/linkd-dev/linkd/internal/httpapi"
 	"github.com/linkd-dev/linkd/internal/link"
@@ -136,6 +137,9 @@ func Open(cfg Config, logger *slog.Logger) (n *Node, err error) {
 		Allocations:  func() any { return n.Allocations() },
 		Verification: func(ctx context.Context, id string) (any, error) { return n.Verify(ctx, id) },
 		Rules:        rulesAPI{n},
+		// The dashboard of this node's party; the page asks for a token.
+		Extra: map[string]http.Handler{"/dashboard/": http.StripPrefix("/dashboard", dashboard.Handler(dashboard.Config{
+			Title: party.Name, Mode: dashboard.ModeNode, Nodes: []dashboard.Node{{Party: party, Base: ""}}}))},
 	})
 	if n.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)

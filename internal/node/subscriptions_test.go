@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/url"
 	"strings"
@@ -56,5 +57,39 @@ func TestPartnersEventsReachAWatcher(t *testing.T) {
 	_, err := fwd.c.CreateSubscription(context.Background(), subscribe.Request{Delivery: subscribe.Webhook, URL: "https://127.0.0.1:9999/hook"})
 	if linkd.ErrorCode(err) != linkd.EInvalid || !strings.Contains(err.Error(), "allow_loopback") {
 		t.Errorf("a webhook to loopback on a default node: %v, want invalid naming webhooks.allow_loopback", err)
+	}
+}
+
+// TestNodeServesItsDashboard: every node serves the dashboard of its own
+// party, offline (no remote origin allowed by its policy).
+func TestNodeServesItsDashboard(t *testing.T) {
+	m := start(t, forwarding)
+	resp, err := m.http.Get(m.r.url + "/dashboard/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("GET /dashboard/: %s %s", resp.Status, resp.Header.Get("Content-Type"))
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") {
+		t.Errorf("dashboard CSP %q does not keep the page to its own origin", csp)
+	}
+	var cfg struct {
+		Mode  string `json:"mode"`
+		Nodes []struct {
+			Party linkd.Party `json:"party"`
+		} `json:"nodes"`
+	}
+	cresp, err := m.http.Get(m.r.url + "/dashboard/config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cresp.Body.Close()
+	if err := json.NewDecoder(cresp.Body).Decode(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Mode != "node" || len(cfg.Nodes) != 1 || cfg.Nodes[0].Party.ID != forwarding.ID {
+		t.Errorf("dashboard config %+v, want node mode for %s", cfg, forwarding.ID)
 	}
 }
