@@ -26,6 +26,10 @@ var ownParams = map[string]struct{ file, name string }{
 	"GET /v2/events": {"../internal/dcsa/dcsa.go", "Params"},
 }
 
+// streamParams are GET /v1/stream's query parameters besides the JSON
+// fields of expr.Filter (httpapi.streamParams).
+var streamParams = []string{"from", "lastEventID"}
+
 // bodies pairs each schema that mirrors a Go struct with that struct. The
 // schema's properties must be the struct's JSON fields, and its required list
 // the fields without omitempty or omitzero.
@@ -189,7 +193,9 @@ func TestQueryParameters(t *testing.T) {
 			continue // TestOperationsMatchRoutes reports it
 		}
 		want := r.params
-		if r.ownParams {
+		if r.key() == "GET /v1/stream" {
+			want = append(filterFields(t), streamParams...)
+		} else if r.ownParams {
 			src, ok := ownParams[r.key()]
 			if !ok {
 				t.Errorf("route %s checks its own query parameters: add where they are listed to ownParams in this test", r.key())
@@ -764,4 +770,19 @@ func diff(want, got []string) (missing, extra []string) {
 	slices.Sort(missing)
 	slices.Sort(extra)
 	return missing, extra
+}
+
+// filterFields returns the JSON names of expr.Filter's fields, whose tags
+// also carry yaml names.
+func filterFields(t *testing.T) []string {
+	t.Helper()
+	m := regexp.MustCompile(`(?s)\ntype Filter struct \{\n(.*?)\n\}`).FindStringSubmatch(read(t, "../internal/expr/filter.go"))
+	if m == nil {
+		t.Fatalf("no struct Filter in internal/expr/filter.go")
+	}
+	var out []string
+	for _, f := range regexp.MustCompile(`json:"([^",]+)`).FindAllStringSubmatch(m[1], -1) {
+		out = append(out, f[1])
+	}
+	return out
 }

@@ -24,6 +24,10 @@ const (
 // checkParams refuses unknown query parameters, naming each (unless the
 // handler names them itself), and values that are not UTF-8, too long or
 // lists of too many values.
+// longParams are single values that may be long, with their limits: a CEL
+// expression and a stream cursor (which grows with the logs it covers).
+var longParams = map[string]int{"expression": 4096, "lastEventID": 64 << 10}
+
 func checkParams(r *http.Request, allowed []string, anyName bool) error {
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
@@ -42,6 +46,14 @@ func checkParams(r *http.Request, allowed []string, anyName bool) error {
 			continue
 		}
 		for _, v := range vals {
+			if limit, ok := longParams[name]; ok {
+				if len(v) > limit {
+					probs = append(probs, linkd.Problem{Field: name, Reason: fmt.Sprintf("longer than %d bytes", limit)})
+				} else if !utf8.ValidString(v) {
+					probs = append(probs, linkd.Problem{Field: name, Reason: "not valid UTF-8"})
+				}
+				continue
+			}
 			switch {
 			case !utf8.ValidString(v):
 				probs = append(probs, linkd.Problem{Field: clip(name), Reason: "not valid UTF-8"})

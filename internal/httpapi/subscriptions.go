@@ -182,6 +182,12 @@ func (s *Server) subscriptionEvents(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
+	if cur == nil && r.URL.Query().Get("from") == "" {
+		// Where the subscription began (now or start, as created).
+		if cur, err = s.cfg.Subscriptions.StartOf(sub.ID); err != nil {
+			return err
+		}
+	}
 	return s.cfg.Subscriptions.Stream(r.Context(), w, subscribe.StreamOptions{Matcher: m, Cursor: cur, SubID: sub.ID})
 }
 
@@ -233,7 +239,11 @@ func filterFromQuery(r *http.Request) (expr.Filter, error) {
 		if name == "expression" {
 			obj[name] = vals[0]
 		} else {
-			obj[name] = strings.Split(vals[0], ",")
+			parts := strings.Split(vals[0], ",")
+			for i := range parts {
+				parts[i] = strings.TrimSpace(parts[i])
+			}
+			obj[name] = parts
 		}
 	}
 	raw, _ := json.Marshal(obj)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/linkd-dev/linkd"
 	"github.com/linkd-dev/linkd/internal/peers"
+	"github.com/linkd-dev/linkd/internal/webhook"
 )
 
 // Config is a node's configuration file. `linkd init` writes one with every
@@ -74,6 +76,18 @@ type LimitsConfig struct {
 	MaxHeaderBytes    int      `yaml:"max_header_bytes"`
 }
 
+// Policy is the destination policy for webhooks; prefixes were checked by
+// Validate.
+func (w WebhooksConfig) Policy() webhook.Policy {
+	p := webhook.Policy{AllowPrivate: w.AllowPrivate, AllowLoopback: w.AllowLoopback, AllowHTTP: w.AllowHTTP}
+	for _, a := range w.Allow {
+		if pf, err := netip.ParsePrefix(a); err == nil {
+			p.Allow = append(p.Allow, pf)
+		}
+	}
+	return p
+}
+
 // WebhooksConfig says which webhook destinations are allowed. By default
 // only public addresses over HTTPS: a subscription cannot make the node
 // call into its own network.
@@ -81,6 +95,9 @@ type WebhooksConfig struct {
 	AllowPrivate  bool `yaml:"allow_private"`  // RFC 1918, CGNAT and fc00::/7 destinations (cloud metadata addresses stay refused)
 	AllowLoopback bool `yaml:"allow_loopback"` // 127.0.0.0/8 and ::1
 	AllowHTTP     bool `yaml:"allow_http"`     // plain http:// callbacks
+	// Allow admits every address in these CIDR prefixes (10.20.0.0/24),
+	// whatever its kind: the escape hatch for a known internal receiver.
+	Allow []string `yaml:"allow"`
 	// Secrets are signing secrets (whsec_…) that rules' webhook actions
 	// name; keep this file private.
 	Secrets map[string]string `yaml:"secrets"`
@@ -184,6 +201,11 @@ func (c *Config) Validate() error {
 	var probs []linkd.Problem
 	add := func(field, format string, args ...any) {
 		probs = append(probs, linkd.Problem{Field: field, Reason: fmt.Sprintf(format, args...)})
+	}
+	for i, a := range c.Webhooks.Allow {
+		if _, err := netip.ParsePrefix(a); err != nil {
+			add(fmt.Sprintf("webhooks.allow[%d]", i), "%q is not a CIDR prefix such as 10.20.0.0/24", a)
+		}
 	}
 	if err := c.PartyValue().Validate(); err != nil {
 		var ve *linkd.ValidationError
@@ -290,6 +312,7 @@ webhooks:                  # where subscriptions may deliver; by default only pu
   allow_private: false     # RFC 1918, CGNAT and fc00::/7 destinations (metadata addresses stay refused)
   allow_loopback: false    # 127.0.0.0/8 and ::1
   allow_http: false        # plain http:// callbacks
+  allow: []                # CIDR prefixes always allowed, e.g. [10.20.0.0/24]; keep them narrow
 
 rules: ""                  # a YAML file of rules (see docs/rules.md); "" = none
 `))

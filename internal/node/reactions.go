@@ -57,7 +57,7 @@ func (n *Node) openReactor(cfg Config, party linkd.Party, logger *slog.Logger) e
 		}
 		r.secrets[name] = []webhook.Secret{sec}
 	}
-	r.sender = webhook.NewClient(webhook.Options{Policy: webhook.Policy{AllowPrivate: cfg.Webhooks.AllowPrivate, AllowLoopback: cfg.Webhooks.AllowLoopback, AllowHTTP: cfg.Webhooks.AllowHTTP}})
+	r.sender = webhook.NewClient(webhook.Options{Policy: cfg.Webhooks.Policy()})
 	if err := r.fill(context.Background()); err != nil {
 		return fmt.Errorf("build the allocation book: %w", err)
 	}
@@ -194,7 +194,7 @@ func (r *reactor) react(ctx context.Context, it subscribe.Item) error {
 	if en == nil {
 		return nil
 	}
-	decisions, err := en.Decide(e, r.n.shipmentState(ctx, e))
+	decisions, err := en.Decide(e, r.n.shipmentStateUpTo(ctx, e, true))
 	if err != nil {
 		// A rule that fails on one event is skipped for it, the others
 		// still act: say so, and go on.

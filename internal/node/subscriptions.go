@@ -3,12 +3,12 @@ package node
 import (
 	"context"
 	"log/slog"
+	"slices"
 
 	"github.com/linkd-dev/linkd"
 	"github.com/linkd-dev/linkd/internal/partylog"
 	"github.com/linkd-dev/linkd/internal/shipment"
 	"github.com/linkd-dev/linkd/internal/subscribe"
-	"github.com/linkd-dev/linkd/internal/webhook"
 )
 
 // openSubscriptions opens the feed of every log the node holds and the
@@ -18,7 +18,7 @@ func (n *Node) openSubscriptions(cfg Config, party linkd.Party, logger *slog.Log
 	var err error
 	n.subs, err = subscribe.New(subscribe.Config{
 		DB: n.db, Feed: n.feed, Self: party, Logger: logger,
-		Policy:  webhook.Policy{AllowPrivate: cfg.Webhooks.AllowPrivate, AllowLoopback: cfg.Webhooks.AllowLoopback, AllowHTTP: cfg.Webhooks.AllowHTTP},
+		Policy:  cfg.Webhooks.Policy(),
 		State:   n.shipmentState,
 		Metrics: subscribe.NewMetrics(n.metrics.Registry()),
 		Alert: func(a linkd.Alert) {
@@ -33,6 +33,13 @@ func (n *Node) openSubscriptions(cfg Config, party linkd.Party, logger *slog.Log
 // shipmentState derives the state of the shipment e names from every event
 // the node holds about it; nil when e names none.
 func (n *Node) shipmentState(ctx context.Context, e *linkd.Event) *linkd.ShipmentState {
+	return n.shipmentStateUpTo(ctx, e, false)
+}
+
+// shipmentStateUpTo is shipmentState; with upTo, only from the events that
+// come no later than e in timeline order (event time, then clock stamp):
+// the state a rule sees is then the one a replay of the history sees.
+func (n *Node) shipmentStateUpTo(ctx context.Context, e *linkd.Event, upTo bool) *linkd.ShipmentState {
 	for _, k := range []struct {
 		ix  partylog.Index
 		ref string
@@ -53,6 +60,9 @@ func (n *Node) shipmentState(ctx context.Context, e *linkd.Event) *linkd.Shipmen
 			}
 			q.Cursor = p.Next
 		}
+		if upTo {
+			recs = slices.DeleteFunc(recs, func(r linkd.Recorded) bool { return after(&r.Event, e) })
+		}
 		st, _ := shipment.Build(k.ref, recs)
 		return &st
 	}
@@ -62,3 +72,11 @@ func (n *Node) shipmentState(ctx context.Context, e *linkd.Event) *linkd.Shipmen
 // maxStateEvents bounds the events read to derive one shipment's state for
 // a filter or a rule.
 const maxStateEvents = 10000
+
+// after reports whether a comes after b in timeline order.
+func after(a, b *linkd.Event) bool {
+	if c := a.EventDateTime.Compare(b.EventDateTime.Time); c != 0 {
+		return c > 0
+	}
+	return a.HLC > b.HLC
+}

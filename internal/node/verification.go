@@ -40,6 +40,9 @@ type provingLog interface {
 // Verify proves event id against the newest checkpoint of its origin's log
 // this node holds.
 func (n *Node) Verify(ctx context.Context, id string) (Verification, error) {
+	if !linkd.IsUUID(id) {
+		return Verification{}, linkd.Errorf(linkd.EInvalid, "event id %q is not a UUID", clipID(id))
+	}
 	rec, err := n.logs.GetByID(ctx, id)
 	if err != nil {
 		return Verification{}, err
@@ -77,4 +80,11 @@ func (n *Node) Verify(ctx context.Context, id string) (Verification, error) {
 	}
 	slices.Sort(v.Checkpoint.CosignedBy)
 	return v, nil
+}
+
+func clipID(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
 }

@@ -46,8 +46,10 @@ type Config struct {
 	// Overlap is how long a rotated-out secret still signs; 0 means 24 h.
 	Overlap time.Duration
 	// MaxSubscriptions bounds how many subscriptions the node keeps; 0
-	// means 10,000.
-	MaxSubscriptions int
+	// means 10,000. MaxPerOwner bounds those of one token; 0 means 1,000.
+	MaxSubscriptions, MaxPerOwner int
+	// MaxStreams bounds the streams open at once; 0 means 256.
+	MaxStreams int
 
 	// State returns the derived state of the shipment an event is about, for
 	// filters whose expression reads `shipment`; nil means none.
@@ -68,8 +70,12 @@ type Manager struct {
 	wg    sync.WaitGroup
 	deadN uint64
 
+	create sync.Mutex        // serialises Create and Delete, so the limits hold
+	owners map[string]string // owner of every stored subscription, by id; guarded by create
+
 	mu      sync.Mutex
 	running map[string]*worker // webhook deliverers by subscription id; guarded by mu
+	streams int                // open streams; guarded by mu
 }
 
 type worker struct {
@@ -100,10 +106,25 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.MaxSubscriptions == 0 {
 		cfg.MaxSubscriptions = 10000
 	}
+	if cfg.MaxPerOwner == 0 {
+		cfg.MaxPerOwner = 1000
+	}
+	if cfg.MaxStreams == 0 {
+		cfg.MaxStreams = 256
+	}
 	if cfg.Client == nil {
 		cfg.Client = webhook.NewClient(webhook.Options{Policy: cfg.Policy})
 	}
-	m := &Manager{cfg: cfg, st: store{cfg.DB}, log: cfg.Logger.With("component", "subscribe"), running: map[string]*worker{}}
+	m := &Manager{cfg: cfg, st: store{cfg.DB}, log: cfg.Logger.With("component", "subscribe"), running: map[string]*worker{}, owners: map[string]string{}}
+	if cfg.DB != nil {
+		subs, err := m.st.list()
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range subs {
+			m.owners[s.ID] = s.Owner
+		}
+	}
 	m.ctx, m.stop = context.WithCancel(context.Background())
 	m.deadN = uint64(time.Now().UnixNano())
 	return m, nil
@@ -223,12 +244,19 @@ func (m *Manager) Create(ctx context.Context, owner string, r Request) (Created,
 	if len(probs) > 0 {
 		return Created{}, &linkd.ValidationError{Problems: probs}
 	}
-	all, err := m.st.list()
-	if err != nil {
-		return Created{}, err
-	}
-	if len(all) >= m.cfg.MaxSubscriptions {
+	m.create.Lock()
+	defer m.create.Unlock()
+	if len(m.owners) >= m.cfg.MaxSubscriptions {
 		return Created{}, linkd.Errorf(linkd.EConflict, "the node keeps at most %d subscriptions; delete some first", m.cfg.MaxSubscriptions)
+	}
+	mine := 0
+	for _, o := range m.owners {
+		if o == owner {
+			mine++
+		}
+	}
+	if mine >= m.cfg.MaxPerOwner {
+		return Created{}, linkd.Errorf(linkd.EConflict, "token %s has %d subscriptions, the most one token may have; delete some first", owner, mine)
 	}
 	cur := m.cfg.Feed.Head()
 	if r.From == "start" {
@@ -237,6 +265,7 @@ func (m *Manager) Create(ctx context.Context, owner string, r Request) (Created,
 	if err := m.st.put(sub, cur, true); err != nil {
 		return Created{}, err
 	}
+	m.owners[sub.ID] = owner
 	m.log.Info("subscription created", "subscription", sub.ID, "owner", owner, "delivery", sub.Delivery)
 	if sub.Delivery == Webhook {
 		if err := m.startWorker(sub); err != nil {
@@ -344,9 +373,12 @@ func (m *Manager) Delete(c Caller, id string) error {
 		return err
 	}
 	m.stopWorker(id)
+	m.create.Lock()
+	defer m.create.Unlock()
 	if err := m.st.delete(id); err != nil {
 		return err
 	}
+	delete(m.owners, id)
 	m.log.Info("subscription deleted", "subscription", id)
 	return nil
 }
@@ -392,6 +424,11 @@ func (m *Manager) RotateSecret(c Caller, id, secret string) (string, error) {
 	m.log.Info("subscription secret rotated", "subscription", id, "overlap", m.cfg.Overlap)
 	return secret, nil
 }
+
+// StartOf is where a stream subscription's readers begin when they name no
+// position: the head of the feed when it was created (or the beginning,
+// created with from start).
+func (m *Manager) StartOf(id string) (Cursor, error) { return m.st.cursor(id) }
 
 // DeadLetters returns the newest dead letters of a subscription.
 func (m *Manager) DeadLetters(c Caller, id string, limit int) ([]DeadLetter, error) {

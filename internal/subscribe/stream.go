@@ -24,6 +24,19 @@ type StreamOptions struct {
 // so a client that reconnects with Last-Event-ID resumes with the next
 // event, missing none. The caller has checked the request's credentials.
 func (m *Manager) Stream(ctx context.Context, w http.ResponseWriter, o StreamOptions) error {
+	m.mu.Lock()
+	if m.streams >= m.cfg.MaxStreams {
+		m.mu.Unlock()
+		w.Header().Set("Retry-After", "5")
+		return linkd.Errorf(linkd.EUnavailable, "the node serves its limit of %d streams at once; retry shortly", m.cfg.MaxStreams)
+	}
+	m.streams++
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		m.streams--
+		m.mu.Unlock()
+	}()
 	rc := http.NewResponseController(w)
 	cur := o.Cursor
 	if cur == nil {

@@ -130,8 +130,12 @@ func NewClient(o Options) *Client {
 		MaxResponseHeaderBytes: maxResponseHeader,
 		DisableCompression:     true, // the body limit counts bytes on the wire, not a decompressed bomb
 		ForceAttemptHTTP2:      true,
-		MaxIdleConnsPerHost:    4,
-		IdleConnTimeout:        90 * time.Second,
+		// Every subscription to one receiver shares these: enough idle
+		// connections that concurrent deliveries reuse them instead of
+		// dialling (and handshaking) anew each time.
+		MaxIdleConns:        1024,
+		MaxIdleConnsPerHost: 256,
+		IdleConnTimeout:     90 * time.Second,
 	}
 	c.hc = &http.Client{
 		Transport: c.tr,
