@@ -58,9 +58,6 @@ func (n *Node) openReactor(cfg Config, party linkd.Party, logger *slog.Logger) e
 		r.secrets[name] = []webhook.Secret{sec}
 	}
 	r.sender = webhook.NewClient(webhook.Options{Policy: cfg.Webhooks.Policy()})
-	if err := r.fill(context.Background()); err != nil {
-		return fmt.Errorf("build the allocation book: %w", err)
-	}
 	var list []rules.Rule
 	if cfg.Rules != "" {
 		var err error
@@ -148,6 +145,11 @@ func (r *reactor) cursor() (subscribe.Cursor, error) {
 }
 
 func (r *reactor) run(ctx context.Context) {
+	// The book is filled here, not at open: the replicas of the partners'
+	// logs are open only once the links have started.
+	if err := r.fill(ctx); err != nil {
+		r.logger.Error("allocation book incomplete", "err", err)
+	}
 	cur, err := r.cursor()
 	if err != nil {
 		r.logger.Error("rules position unreadable; rules do not run", "err", err)

@@ -140,6 +140,8 @@ func (r *Roster) Stamp(ctx context.Context, events []linkd.Event) error {
 			}
 			e.Parties = current
 		}
+		// A copy: the list may be the caller's slice or the cache's.
+		e.Parties = slices.Clone(e.Parties)
 		slices.SortFunc(e.Parties, func(a, b linkd.ShipmentParty) int { return strings.Compare(a.Party, b.Party) })
 		for _, rf := range refs(e) {
 			pending[rf.key()] = e.Parties
