@@ -151,6 +151,11 @@ func newReceiver(t *testing.T, plan func(n int) int) *receiver {
 		n, secrets := rc.n, rc.secrets
 		rc.mu.Unlock()
 		status := rc.plan(n)
+		if len(secrets) == 0 && status < 300 {
+			// Not told its secret yet: not ready, try again (a 401 would
+			// be final and dead-letter the delivery).
+			status = 503
+		}
 		if status == 429 {
 			w.Header().Set("Retry-After", "0")
 		}

@@ -312,9 +312,14 @@ func TestDeliver410Gone(t *testing.T) {
 // TestHangingReceiver: a receiver that never answers costs one attempt
 // timeout, and the attempt is worth retrying.
 func TestHangingReceiver(t *testing.T) {
+	// The handler never answers while the test runs: one that returned when
+	// the client gave up would answer 200 to whatever came next on the
+	// connection's context, and the attempt could see it.
+	release := make(chan struct{})
 	srv, rc := tlsReceiver(t, func(w http.ResponseWriter, r *http.Request, _ int) {
-		<-r.Context().Done() // until the client gives up
+		<-release
 	})
+	t.Cleanup(func() { close(release) }) // runs before the server closes
 	c := newClient(t, webhook.Options{AttemptTimeout: 100 * time.Millisecond})
 
 	r := c.Send(context.Background(), request(srv.URL))
