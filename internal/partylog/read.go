@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -304,8 +305,9 @@ func (l *Log) Audit(ctx context.Context, progress func(done, total int64)) (Audi
 		return AuditReport{}, fmt.Errorf("audit: %w", err)
 	}
 	if size == 0 {
-		// An empty log has no checkpoint; it must hold no events either.
-		it, err := l.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: l.eventKey(0), UpperBound: l.key(prefixEvent+1, 0)})
+		// An empty log has no checkpoint; it must hold no events either
+		// (only its own: replicas in the same store have events of theirs).
+		it, err := l.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: l.eventKey(0), UpperBound: l.eventKey(math.MaxInt64)})
 		if err != nil {
 			return AuditReport{}, fmt.Errorf("audit: %w", err)
 		}

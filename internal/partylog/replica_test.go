@@ -284,3 +284,23 @@ func newHarnessWithKey(t testing.TB, skey, vkey string) *harness {
 	t.Cleanup(h.close)
 	return h
 }
+
+// TestAuditOfAnEmptyLogBesideReplicas: a node that has recorded nothing yet
+// but holds a partner's replica audits its own (empty) log as sound; the
+// replica's events are not its own.
+func TestAuditOfAnEmptyLogBesideReplicas(t *testing.T) {
+	src := newHarness(t)
+	src.append(events(3, 5)...)
+	dst := newPeerNode(t)
+	rep, err := dst.logs.Replica(terminal, src.vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	note, entries := frame(t, src.log, 0, 5, nil)
+	if _, err := rep.Apply(context.Background(), 0, note, entries, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dst.own.Audit(context.Background(), nil); err != nil {
+		t.Fatalf("audit of an empty own log beside a replica: %v", err)
+	}
+}
