@@ -155,34 +155,9 @@ func (r *reactor) run(ctx context.Context) {
 		r.logger.Error("rules position unreadable; rules do not run", "err", err)
 		return
 	}
-	for ctx.Err() == nil {
-		changed := r.feed.Changed()
-		n, err := r.feed.Read(ctx, cur, 256, func(it subscribe.Item) error {
-			return r.react(ctx, it)
-		})
-		if n > 0 {
-			if err := r.n.db.Set(reactorCursorKey, []byte(cur.Encode()), pebble.NoSync); err != nil {
-				r.logger.Error("save rules position", "err", err)
-			}
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			r.logger.Error("rules stopped on an event; retrying", "err", err)
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Second):
-			}
-			continue
-		}
-		if n == 0 {
-			select {
-			case <-ctx.Done():
-			case <-changed:
-			}
-		}
-	}
+	r.feed.Follow(ctx, cur, func(it subscribe.Item) error { return r.react(ctx, it) }, func(c subscribe.Cursor) error {
+		return r.n.db.Set(reactorCursorKey, []byte(c.Encode()), pebble.NoSync)
+	}, r.logger)
 }
 
 // react applies one event to the book and runs the rules on it. An error

@@ -3,7 +3,9 @@ package subscribe
 import (
 	"context"
 	"hash/maphash"
+	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/linkd-dev/linkd"
 	"github.com/linkd-dev/linkd/internal/partylog"
@@ -131,6 +133,37 @@ func (f *Feed) Read(ctx context.Context, cur Cursor, limit int, fn func(Item) er
 		}
 	}
 	return passed, nil
+}
+
+// Follow reads the feed from cur until ctx ends, calling fn with each entry
+// as Read does and save with the cursor after every batch that moved it. A
+// batch that fails (fn's error, a read error) is logged and tried again a
+// second later from where it stopped; with nothing new, Follow waits for
+// Notify. The durable position is whatever save keeps: after a crash the
+// reader starts again there, so fn may see an entry twice, never skip one.
+func (f *Feed) Follow(ctx context.Context, cur Cursor, fn func(Item) error, save func(Cursor) error, log *slog.Logger) {
+	for ctx.Err() == nil {
+		changed := f.Changed()
+		n, err := f.Read(ctx, cur, readBatch, fn)
+		if n > 0 {
+			if serr := save(cur); serr != nil {
+				log.Error("save the feed position", "err", serr)
+			}
+		}
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Error("stopped on an entry of the feed; trying again", "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		case err == nil && n == 0:
+			select {
+			case <-ctx.Done():
+			case <-changed:
+			}
+		}
+	}
 }
 
 func (f *Feed) decode(party string, re *partylog.RawEntry) (*linkd.Event, error) {

@@ -530,43 +530,19 @@ func (m *Manager) deliver(ctx context.Context, sub *Subscription, matcher *expr.
 		return
 	}
 	withState := usesShipment(sub.Filter)
-	for ctx.Err() == nil {
-		changed := m.cfg.Feed.Changed()
-		n, err := m.cfg.Feed.Read(ctx, cur, readBatch, func(it Item) error {
-			ok, err := matcher.Match(m.input(ctx, it, withState))
-			if err != nil {
-				// An expression that fails on one event (a missing field,
-				// the cost limit) does not match it; say so once per event.
-				log.Warn("filter failed on an event; not delivered", "event_id", it.Event.EventID, "err", err)
-				return nil
-			}
-			if !ok {
-				return nil
-			}
-			return m.deliverOne(ctx, sub, secrets, st, it)
-		})
-		if n > 0 {
-			if serr := m.st.saveCursor(sub.ID, cur); serr != nil {
-				log.Error("save subscription cursor", "err", serr)
-			}
-		}
+	m.cfg.Feed.Follow(ctx, cur, func(it Item) error {
+		ok, err := matcher.Match(m.input(ctx, it, withState))
 		if err != nil {
-			if ctx.Err() == nil {
-				log.Error("read the feed", "err", err)
-				select {
-				case <-ctx.Done():
-				case <-time.After(time.Second):
-				}
-			}
-			continue
+			// An expression that fails on one event (a missing field,
+			// the cost limit) does not match it; say so once per event.
+			log.Warn("filter failed on an event; not delivered", "event_id", it.Event.EventID, "err", err)
+			return nil
 		}
-		if n == 0 {
-			select {
-			case <-ctx.Done():
-			case <-changed:
-			}
+		if !ok {
+			return nil
 		}
-	}
+		return m.deliverOne(ctx, sub, secrets, st, it)
+	}, func(c Cursor) error { return m.st.saveCursor(sub.ID, c) }, log)
 }
 
 // deliverOne delivers one event, with retries, or dead-letters it. It
