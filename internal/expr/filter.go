@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 
+	celast "github.com/google/cel-go/common/ast"
+
 	"github.com/linkd-dev/linkd"
 	"github.com/linkd-dev/linkd/internal/query"
 )
@@ -43,6 +45,27 @@ type Filter struct {
 	// Expression is a CEL condition over event and shipment (see the package
 	// comment); "" means none.
 	Expression string `json:"expression,omitempty" yaml:"expression,omitempty"`
+}
+
+// ReadsShipment reports whether f's expression names the variable
+// shipment, whose derived state costs a timeline read per event to
+// provide: callers pass a nil state when it does not. An expression that
+// does not parse reads nothing (Validate refuses it).
+func (f Filter) ReadsShipment() bool {
+	if f.Expression == "" {
+		return false
+	}
+	parsed, iss := env.Parse(f.Expression)
+	if iss.Err() != nil {
+		return false
+	}
+	found := false
+	celast.PreOrderVisit(parsed.NativeRep().Expr(), celast.NewExprVisitor(func(e celast.Expr) {
+		if e.Kind() == celast.IdentKind && e.AsIdent() == "shipment" {
+			found = true
+		}
+	}))
+	return found
 }
 
 // Validate checks every value of f and returns a *linkd.ValidationError

@@ -201,3 +201,22 @@ func TestFilterJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestReadsShipment: a filter says when it needs the shipment's state, so
+// callers read the timeline only then.
+func TestReadsShipment(t *testing.T) {
+	for _, tt := range []struct {
+		f    Filter
+		want bool
+	}{
+		{Filter{Expression: `shipment.status == "ON_HOLD"`}, true},
+		{Filter{Expression: `event.reason.contains("x") || size(shipment.holds) > 0`}, true},
+		{Filter{Expression: `event.reason == "shipment"`}, false},
+		{Filter{Expression: `event.shipmentEventTypeCode == "HOLD"`}, false},
+		{Filter{ShipmentEventTypeCodes: []string{"HOLD"}}, false},
+	} {
+		if got := tt.f.ReadsShipment(); got != tt.want {
+			t.Errorf("%+v.ReadsShipment() = %v, want %v", tt.f, got, tt.want)
+		}
+	}
+}

@@ -33,6 +33,7 @@ type reactor struct {
 
 	mu        sync.RWMutex
 	engine    *rules.Engine // guarded by mu; nil: no rules
+	withState bool          // guarded by mu; some rule's expression reads the shipment
 	edit      sync.Mutex    // serialises changes by the API
 	fileRules []rules.Rule  // from the rules file, fixed at start
 
@@ -79,8 +80,9 @@ func (r *reactor) setRules(party linkd.Party, list []rules.Rule) error {
 			return err
 		}
 	}
+	withState := slices.ContainsFunc(list, func(rl rules.Rule) bool { return rl.When.ReadsShipment() })
 	r.mu.Lock()
-	r.engine = en
+	r.engine, r.withState = en, withState
 	r.mu.Unlock()
 	if len(list) > 0 {
 		r.logger.Info("rules loaded", "rules", len(list))
@@ -166,12 +168,18 @@ func (r *reactor) react(ctx context.Context, it subscribe.Item) error {
 	e := it.Event
 	r.book.Apply(e)
 	r.mu.RLock()
-	en := r.engine
+	en, withState := r.engine, r.withState
 	r.mu.RUnlock()
 	if en == nil {
 		return nil
 	}
-	decisions, err := en.Decide(e, r.n.shipmentStateUpTo(ctx, e, true))
+	// The shipment's state costs a timeline read: only for rules that
+	// read it.
+	var state *linkd.ShipmentState
+	if withState {
+		state = r.n.shipmentStateUpTo(ctx, e, true)
+	}
+	decisions, err := en.Decide(e, state)
 	if err != nil {
 		// A rule that fails on one event is skipped for it, the others
 		// still act: say so, and go on.

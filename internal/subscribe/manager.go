@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -529,7 +528,7 @@ func (m *Manager) deliver(ctx context.Context, sub *Subscription, matcher *expr.
 		log.Error("subscription cursor unreadable; not delivering", "err", err)
 		return
 	}
-	withState := usesShipment(sub.Filter)
+	withState := sub.Filter.ReadsShipment()
 	m.cfg.Feed.Follow(ctx, cur, func(it Item) error {
 		ok, err := matcher.Match(m.input(ctx, it, withState))
 		if err != nil {
@@ -611,11 +610,6 @@ func (m *Manager) deliverOne(ctx context.Context, sub *Subscription, secrets []w
 	}
 	return nil
 }
-
-// usesShipment reports whether f's expression may read the shipment's
-// derived state, which costs a timeline read per event; a false positive
-// only costs that read.
-func usesShipment(f expr.Filter) bool { return strings.Contains(f.Expression, "shipment") }
 
 // reason is an error's words for a problem's reason: a domain error's
 // message without its code.

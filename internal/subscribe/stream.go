@@ -60,7 +60,7 @@ func (m *Manager) Stream(ctx context.Context, w http.ResponseWriter, o StreamOpt
 	}
 	m.cfg.Metrics.stream(1)
 	defer m.cfg.Metrics.stream(-1)
-	withState := usesShipment(o.Matcher.Filter())
+	withState := o.Matcher.Filter().ReadsShipment()
 	beat := time.NewTicker(o.Beat)
 	defer beat.Stop()
 	for {
