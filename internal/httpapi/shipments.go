@@ -39,20 +39,5 @@ func (s *Server) getShipment(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) gather(ctx context.Context, ix partylog.Index, ref string) ([]linkd.Recorded, bool, error) {
-	var out []linkd.Recorded
-	q := partylog.Query{Index: ix, Value: ref, Limit: partylog.MaxPageSize}
-	for {
-		p, err := s.reader().Scan(ctx, q)
-		if err != nil {
-			return nil, false, err
-		}
-		out = append(out, p.Events...)
-		if p.Next == "" {
-			return out, false, nil
-		}
-		if len(out) >= maxTimeline {
-			return out, true, nil
-		}
-		q.Cursor = p.Next
-	}
+	return partylog.Collect(ctx, s.reader(), partylog.Query{Index: ix, Value: ref}, maxTimeline)
 }

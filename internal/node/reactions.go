@@ -99,19 +99,12 @@ func (r *reactor) fill(ctx context.Context) error {
 	}
 	slices.Sort(values)
 	for _, v := range values {
-		q := partylog.Query{Index: partylog.ByTypeCode, Value: v, Limit: partylog.MaxPageSize}
-		for {
-			p, err := r.n.logs.Scan(ctx, q)
-			if err != nil {
-				return err
-			}
-			for i := range p.Events {
-				r.book.Apply(&p.Events[i].Event)
-			}
-			if p.Next == "" {
-				break
-			}
-			q.Cursor = p.Next
+		recs, _, err := partylog.Collect(ctx, r.n.logs, partylog.Query{Index: partylog.ByTypeCode, Value: v}, 0)
+		if err != nil {
+			return err
+		}
+		for i := range recs {
+			r.book.Apply(&recs[i].Event)
 		}
 	}
 	return nil
@@ -177,7 +170,7 @@ func (r *reactor) react(ctx context.Context, it subscribe.Item) error {
 	// read it.
 	var state *linkd.ShipmentState
 	if withState {
-		state = r.n.shipmentStateUpTo(ctx, e, true)
+		state = r.n.shipmentStateUpTo(ctx, &linkd.Recorded{Event: *e, LogIndex: it.Index})
 	}
 	decisions, err := en.Decide(e, state)
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"iter"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -131,31 +130,14 @@ const maxReplayEvents = 500_000
 // and shipment states that follow the history, and returns what it would
 // have decided. It records nothing.
 func (n *Node) TestRule(ctx context.Context, rule rules.Rule, from, to time.Time) ([]rules.Decision, int, error) {
-	var recs []linkd.Recorded
-	q := partylog.Query{Index: partylog.ByTime, From: from, To: to, Limit: partylog.MaxPageSize}
-	for {
-		p, err := n.logs.Scan(ctx, q)
-		if err != nil {
-			return nil, 0, err
-		}
-		recs = append(recs, p.Events...)
-		if len(recs) > maxReplayEvents {
-			return nil, 0, linkd.Errorf(linkd.EInvalid, "more than %d events in that range; narrow it with from and to", maxReplayEvents)
-		}
-		if p.Next == "" {
-			break
-		}
-		q.Cursor = p.Next
+	recs, more, err := partylog.Collect(ctx, n.logs, partylog.Query{Index: partylog.ByTime, From: from, To: to}, maxReplayEvents)
+	if err != nil {
+		return nil, 0, err
 	}
-	slices.SortStableFunc(recs, func(a, b linkd.Recorded) int {
-		if c := a.Event.EventDateTime.Compare(b.Event.EventDateTime.Time); c != 0 {
-			return c
-		}
-		if a.Event.HLC != b.Event.HLC {
-			return cmpHLC(a.Event.HLC, b.Event.HLC)
-		}
-		return strings.Compare(a.Event.EventID, b.Event.EventID)
-	})
+	if more {
+		return nil, 0, linkd.Errorf(linkd.EInvalid, "more than %d events in that range; narrow it with from and to", maxReplayEvents)
+	}
+	slices.SortFunc(recs, func(a, b linkd.Recorded) int { return shipment.CompareRecorded(&a, &b) })
 	book := allocation.New()
 	byShipment := map[string][]linkd.Recorded{}
 	var history iter.Seq2[*linkd.Event, *linkd.ShipmentState] = func(yield func(*linkd.Event, *linkd.ShipmentState) bool) {
@@ -175,13 +157,6 @@ func (n *Node) TestRule(ctx context.Context, rule rules.Rule, from, to time.Time
 	}
 	ds, err := rules.Replay(ctx, n.Party(), rule, history, book)
 	return ds, len(recs), err
-}
-
-func cmpHLC(a, b linkd.HLC) int {
-	if a < b {
-		return -1
-	}
-	return 1
 }
 
 func shipmentKey(e *linkd.Event) string {

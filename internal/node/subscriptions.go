@@ -33,13 +33,17 @@ func (n *Node) openSubscriptions(cfg Config, party linkd.Party, logger *slog.Log
 // shipmentState derives the state of the shipment e names from every event
 // the node holds about it; nil when e names none.
 func (n *Node) shipmentState(ctx context.Context, e *linkd.Event) *linkd.ShipmentState {
-	return n.shipmentStateUpTo(ctx, e, false)
+	return n.deriveState(ctx, e, nil)
 }
 
-// shipmentStateUpTo is shipmentState; with upTo, only from the events that
-// come no later than e in timeline order (event time, then clock stamp):
-// the state a rule sees is then the one a replay of the history sees.
-func (n *Node) shipmentStateUpTo(ctx context.Context, e *linkd.Event, upTo bool) *linkd.ShipmentState {
+// shipmentStateUpTo is the state from the events that come no later than
+// trigger in timeline order (shipment.CompareRecorded): the state a rule
+// sees is then the one a replay of the history sees.
+func (n *Node) shipmentStateUpTo(ctx context.Context, trigger *linkd.Recorded) *linkd.ShipmentState {
+	return n.deriveState(ctx, &trigger.Event, trigger)
+}
+
+func (n *Node) deriveState(ctx context.Context, e *linkd.Event, upTo *linkd.Recorded) *linkd.ShipmentState {
 	for _, k := range []struct {
 		ix  partylog.Index
 		ref string
@@ -47,21 +51,12 @@ func (n *Node) shipmentStateUpTo(ctx context.Context, e *linkd.Event, upTo bool)
 		if k.ref == "" {
 			continue
 		}
-		var recs []linkd.Recorded
-		q := partylog.Query{Index: k.ix, Value: k.ref, Limit: partylog.MaxPageSize}
-		for len(recs) < maxStateEvents {
-			p, err := n.logs.Scan(ctx, q)
-			if err != nil {
-				return nil
-			}
-			recs = append(recs, p.Events...)
-			if p.Next == "" {
-				break
-			}
-			q.Cursor = p.Next
+		recs, _, err := partylog.Collect(ctx, n.logs, partylog.Query{Index: k.ix, Value: k.ref}, maxStateEvents)
+		if err != nil {
+			return nil
 		}
-		if upTo {
-			recs = slices.DeleteFunc(recs, func(r linkd.Recorded) bool { return after(&r.Event, e) })
+		if upTo != nil {
+			recs = slices.DeleteFunc(recs, func(r linkd.Recorded) bool { return shipment.CompareRecorded(&r, upTo) > 0 })
 		}
 		st, _ := shipment.Build(k.ref, recs)
 		return &st
@@ -72,11 +67,3 @@ func (n *Node) shipmentStateUpTo(ctx context.Context, e *linkd.Event, upTo bool)
 // maxStateEvents bounds the events read to derive one shipment's state for
 // a filter or a rule.
 const maxStateEvents = 10000
-
-// after reports whether a comes after b in timeline order.
-func after(a, b *linkd.Event) bool {
-	if c := a.EventDateTime.Compare(b.EventDateTime.Time); c != 0 {
-		return c > 0
-	}
-	return a.HLC > b.HLC
-}

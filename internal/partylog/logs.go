@@ -226,3 +226,31 @@ func (s *Logs) Source(party string) (Source, bool) {
 	}
 	return r, true
 }
+
+// Scanner reads one page of a query: Log and Logs are Scanners.
+type Scanner interface {
+	Scan(ctx context.Context, q Query) (Page, error)
+}
+
+// Collect reads the pages of q until the last, or until it holds at least
+// max events (0: no bound), and says whether it stopped with more to come.
+// q.Limit sets the page size, 0 the largest.
+func Collect(ctx context.Context, s Scanner, q Query, max int) (recs []linkd.Recorded, truncated bool, err error) {
+	if q.Limit == 0 {
+		q.Limit = MaxPageSize
+	}
+	for {
+		p, err := s.Scan(ctx, q)
+		if err != nil {
+			return nil, false, err
+		}
+		recs = append(recs, p.Events...)
+		if p.Next == "" {
+			return recs, false, nil
+		}
+		if max > 0 && len(recs) >= max {
+			return recs, true, nil
+		}
+		q.Cursor = p.Next
+	}
+}

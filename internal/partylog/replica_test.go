@@ -304,3 +304,24 @@ func TestAuditOfAnEmptyLogBesideReplicas(t *testing.T) {
 		t.Fatalf("audit of an empty own log beside a replica: %v", err)
 	}
 }
+
+// TestCollect: Collect follows the pages of a query to the end, or stops at
+// the page that reaches its bound and says more are left.
+func TestCollect(t *testing.T) {
+	h := newHarness(t)
+	h.append(events(5, 30)...)
+	ctx := context.Background()
+	all, more, err := Collect(ctx, h.log, Query{Index: ByTime, Limit: 10}, 0)
+	if err != nil || more || len(all) != 30 {
+		t.Fatalf("Collect without a bound: %d events, more %v, %v; want 30, false", len(all), more, err)
+	}
+	for i := 1; i < len(all); i++ {
+		if all[i].Event.EventDateTime.Before(all[i-1].Event.EventDateTime.Time) {
+			t.Fatalf("event %d is earlier than event %d: pages out of order", i, i-1)
+		}
+	}
+	some, more, err := Collect(ctx, h.log, Query{Index: ByTime, Limit: 10}, 15)
+	if err != nil || !more || len(some) != 20 {
+		t.Fatalf("Collect bounded at 15: %d events, more %v, %v; want the two pages (20) and more", len(some), more, err)
+	}
+}

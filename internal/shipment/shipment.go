@@ -168,6 +168,11 @@ import (
 // entries whose events are identical and share a log index.
 func Compare(a, b *Entry) int { return compare(&a.Event, a.LogIndex, &b.Event, b.LogIndex) }
 
+// CompareRecorded orders recorded events as a timeline does (Compare).
+func CompareRecorded(a, b *linkd.Recorded) int {
+	return compare(&a.Event, a.LogIndex, &b.Event, b.LogIndex)
+}
+
 func compare(a *linkd.Event, ai int64, b *linkd.Event, bi int64) int {
 	if c := a.EventDateTime.Compare(b.EventDateTime.Time); c != 0 {
 		return c
