@@ -1,7 +1,10 @@
 package httpapi
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"strings"
@@ -41,6 +44,30 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) error {
 		status = http.StatusOK // nothing new: a retry of a recorded batch
 	}
 	writeJSON(w, status, linkd.AppendResult{Acks: acks, Size: s.cfg.Log.Size()})
+	return nil
+}
+
+// decodeBody decodes one JSON object of at most limit bytes into v,
+// refusing unknown fields.
+func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any, what string) error {
+	if err := requireJSON(r); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		if errors.Is(err, io.EOF) {
+			return linkd.Errorf(linkd.EInvalid, "the body is empty; send %s", what)
+		}
+		return linkd.Errorf(linkd.EInvalid, "the body must be %s: %v", what, err)
+	}
+	if dec.More() {
+		return linkd.Errorf(linkd.EInvalid, "the body holds more than one JSON value; send %s alone", what)
+	}
 	return nil
 }
 

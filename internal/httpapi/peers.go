@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
-	"errors"
 	"net/http"
 
 	"github.com/linkd-dev/linkd"
@@ -35,21 +33,9 @@ func (s *Server) putPeer(w http.ResponseWriter, r *http.Request) error {
 	if s.cfg.Peers == nil {
 		return errNoDirectory
 	}
-	if err := requireJSON(r); err != nil {
-		return err
-	}
 	var card peers.Peer
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxCardBytes))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&card); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return err
-		}
-		return linkd.Errorf(linkd.EInvalid, "the body must be a peer card, the JSON object 'linkd peer card' prints: %v", err)
-	}
-	if dec.More() {
-		return linkd.Errorf(linkd.EInvalid, "the body holds more than one JSON value; send one card per request")
+	if err := decodeBody(w, r, maxCardBytes, &card, "a peer card, the JSON object 'linkd peer card' prints"); err != nil {
+		return err
 	}
 	// Two admins adding the same party at once may both see 201; the
 	// directory keeps one card either way.

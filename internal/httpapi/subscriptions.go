@@ -2,8 +2,6 @@ package httpapi
 
 import (
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -23,30 +21,6 @@ var errNoSubscriptions = linkd.Errorf(linkd.ENotFound, "this node keeps no subsc
 func caller(r *http.Request) subscribe.Caller {
 	t := tokenOf(r.Context())
 	return subscribe.Caller{ID: t.ID, Admin: t.Role == access.Admin}
-}
-
-// decodeBody decodes one JSON object of at most limit bytes into v,
-// refusing unknown fields.
-func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any, what string) error {
-	if err := requireJSON(r); err != nil {
-		return err
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return err
-		}
-		if errors.Is(err, io.EOF) {
-			return linkd.Errorf(linkd.EInvalid, "the body is empty; send %s", what)
-		}
-		return linkd.Errorf(linkd.EInvalid, "the body must be %s: %v", what, err)
-	}
-	if dec.More() {
-		return linkd.Errorf(linkd.EInvalid, "the body holds more than one JSON value; send one %s", what)
-	}
-	return nil
 }
 
 func (s *Server) createSubscription(w http.ResponseWriter, r *http.Request) error {

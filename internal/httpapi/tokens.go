@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
-	"errors"
 	"net/http"
 	"time"
 
@@ -31,18 +29,9 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
-	if err := requireJSON(r); err != nil {
-		return err
-	}
 	var req linkd.TokenRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return err
-		}
-		return linkd.Errorf(linkd.EInvalid, "the body must be a JSON object with name, role and optionally ttl: %v", err)
+	if err := decodeBody(w, r, 4<<10, &req, "a JSON object with name, role and optionally ttl"); err != nil {
+		return err
 	}
 	var probs []linkd.Problem
 	role, err := access.ParseRole(req.Role)
