@@ -13,6 +13,7 @@ import (
 	"github.com/linkd-dev/linkd"
 	"github.com/linkd-dev/linkd/internal/node"
 	"github.com/linkd-dev/linkd/internal/partylog"
+	"github.com/linkd-dev/linkd/internal/scenario"
 )
 
 // ReallocationConfig sets up a reallocation run: five real nodes in this
@@ -65,25 +66,15 @@ func percentiles(d []time.Duration) Percentiles {
 }
 
 // The parties of a reallocation run: customs and three distribution centres
-// of the EU side of the lane, and the retailer the orders are for.
+// of the EU side of the lane, and the retailer the orders are for; Hamburg
+// runs the centres' rules.
 var (
-	euCustoms   = linkd.Party{ID: "eu-customs", Name: "EU Customs", Roles: []linkd.Role{linkd.RoleCustoms}, Jurisdiction: []string{"DE", "EU"}}
-	dcHamburg   = linkd.Party{ID: "dc-hamburg", Name: "DC Hamburg", Roles: []linkd.Role{linkd.RoleWarehouse}, Jurisdiction: []string{"DE", "EU"}}
-	dcRotterdam = linkd.Party{ID: "dc-rotterdam", Name: "DC Rotterdam", Roles: []linkd.Role{linkd.RoleWarehouse}, Jurisdiction: []string{"NL", "EU"}}
-	dcAntwerp   = linkd.Party{ID: "dc-antwerp", Name: "DC Antwerp", Roles: []linkd.Role{linkd.RoleWarehouse}, Jurisdiction: []string{"BE", "EU"}}
-	euRetailer  = linkd.Party{ID: "eu-retailer", Name: "EU Retailer", Roles: []linkd.Role{linkd.RoleConsignee}, Jurisdiction: []string{"NL", "EU"}}
+	euCustoms   = scenario.Customs
+	dcHamburg   = scenario.DCHamburg
+	dcRotterdam = scenario.DCRotterdam
+	dcAntwerp   = scenario.DCAntwerp
+	euRetailer  = scenario.Retailer
 )
-
-// reallocateRule is Hamburg's rule file.
-const reallocateRule = `rules:
-  - id: reallocate-on-hold
-    name: Re-allocate orders whose inbound shipment customs holds
-    when:
-      shipmentEventTypeCodes: [HOLD]
-      documentTypeCodes: [CUS]
-    action:
-      reallocate: {}
-`
 
 const (
 	reallocSKU = "TV-55-OLED"
@@ -216,7 +207,7 @@ func Reallocation(ctx context.Context, cfg ReallocationConfig) (ReallocationResu
 		}
 	}()
 	withRule := func(c *node.Config) error {
-		if err := os.WriteFile(filepath.Join(c.Dir(), "rules.yaml"), []byte(reallocateRule), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(c.Dir(), "rules.yaml"), []byte(scenario.CentreRules), 0o644); err != nil {
 			return err
 		}
 		c.Rules = "rules.yaml"

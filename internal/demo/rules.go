@@ -7,6 +7,7 @@ import (
 
 	"github.com/linkd-dev/linkd"
 	"github.com/linkd-dev/linkd/internal/node"
+	"github.com/linkd-dev/linkd/internal/scenario"
 )
 
 // laneRules is the demo's whole rule setup: it configures the rules party
@@ -24,7 +25,7 @@ func laneRules(p linkd.Party, cfg *node.Config) []string {
 	if !slices.Contains(p.Roles, linkd.RoleWarehouse) {
 		return nil
 	}
-	if err := os.WriteFile(cfg.Path(laneRulesFile), []byte(laneRulesYAML), 0o644); err != nil {
+	if err := os.WriteFile(cfg.Path(laneRulesFile), []byte(scenario.CentreRules), 0o644); err != nil {
 		return []string{fmt.Sprintf("%s runs no rules: %v", p.Name, err)}
 	}
 	cfg.Rules = laneRulesFile
@@ -34,23 +35,3 @@ func laneRules(p linkd.Party, cfg *node.Config) []string {
 }
 
 const laneRulesFile = "rules.yaml"
-
-const laneRulesYAML = `# The distribution centre's rules (see docs/rules.md). Written by linkd demo.
-rules:
-  - id: reallocate-on-hold
-    name: Re-allocate the orders of a shipment customs holds
-    when:
-      shipmentEventTypeCodes: [HOLD]
-      documentTypeCodes: [CUS]
-      eventClassifierCodes: [ACT]
-    action:
-      reallocate: {}
-  - id: restore-on-release
-    name: Take orders back when customs releases their shipment
-    when:
-      shipmentEventTypeCodes: [RELS]
-      documentTypeCodes: [CUS]
-      eventClassifierCodes: [ACT]
-    action:
-      restore: {}
-`

@@ -12,29 +12,10 @@ import (
 	"github.com/linkd-dev/linkd/client"
 	"github.com/linkd-dev/linkd/internal/allocation"
 	"github.com/linkd-dev/linkd/internal/node"
+	"github.com/linkd-dev/linkd/internal/scenario"
 )
 
-var (
-	euCustoms   = linkd.Party{ID: "eu-customs", Name: "EU Customs", Roles: []linkd.Role{linkd.RoleCustoms}, Jurisdiction: []string{"DE", "EU"}}
-	dcHamburg   = linkd.Party{ID: "dc-hamburg", Name: "Hamburg DC", Roles: []linkd.Role{linkd.RoleWarehouse}, Jurisdiction: []string{"DE", "EU"}}
-	dcRotterdam = linkd.Party{ID: "dc-rotterdam", Name: "Rotterdam DC", Roles: []linkd.Role{linkd.RoleWarehouse}, Jurisdiction: []string{"NL", "EU"}}
-)
-
-const reallocateRules = `rules:
-  - id: reallocate-on-hold
-    name: Re-allocate orders whose inbound shipment customs holds
-    when:
-      shipmentEventTypeCodes: [HOLD]
-      documentTypeCodes: [CUS]
-    action:
-      reallocate: {}
-  - id: restore-on-release
-    when:
-      shipmentEventTypeCodes: [RELS]
-      documentTypeCodes: [CUS]
-    action:
-      restore: {}
-`
+var euCustoms, dcHamburg, dcRotterdam = scenario.Customs, scenario.DCHamburg, scenario.DCRotterdam
 
 // startWithRules inits a node, gives it a rule file and serves it.
 func startWithRules(t *testing.T, p linkd.Party, ruleFile string) *member {
@@ -69,7 +50,7 @@ func inventory(code string, line linkd.InventoryLine, booking string) linkd.Even
 // re-allocation, caused by the hold, and shows the order as its own; the
 // release brings it back.
 func TestCustomsHoldReallocatesAcrossTheLane(t *testing.T) {
-	customs, hamburg, rotterdam := start(t, euCustoms), startWithRules(t, dcHamburg, reallocateRules), start(t, dcRotterdam)
+	customs, hamburg, rotterdam := start(t, euCustoms), startWithRules(t, dcHamburg, scenario.CentreRules), start(t, dcRotterdam)
 	pair(t, customs, hamburg)
 	pair(t, hamburg, rotterdam)
 	pair(t, customs, rotterdam)

@@ -40,6 +40,30 @@ func Cast() []linkd.Party {
 
 // Centres are the retailer's distribution centres, each served through the
 // port next to it.
+// CentreRules is the rules file every distribution centre of the lane runs
+// (docs/rules.md): an ACT customs HOLD of an inbound shipment re-allocates
+// the orders the centre allocated against it to the other centres with
+// stock, and the matching RELS takes back what still makes sense.
+const CentreRules = `# The distribution centre's rules (see docs/rules.md).
+rules:
+  - id: reallocate-on-hold
+    name: Re-allocate the orders of a shipment customs holds
+    when:
+      shipmentEventTypeCodes: [HOLD]
+      documentTypeCodes: [CUS]
+      eventClassifierCodes: [ACT]
+    action:
+      reallocate: {}
+  - id: restore-on-release
+    name: Take orders back when customs releases their shipment
+    when:
+      shipmentEventTypeCodes: [RELS]
+      documentTypeCodes: [CUS]
+      eventClassifierCodes: [ACT]
+    action:
+      restore: {}
+`
+
 var Centres = []Centre{
 	{Party: DCRotterdam.ID, Port: Rotterdam, Site: Place{"DC Rotterdam Waalhaven", "NLRTM", "", "51.8910", "4.4280"}, Share: 3},
 	{Party: DCHamburg.ID, Port: Hamburg, Site: Place{"DC Hamburg Billbrook", "DEHAM", "", "53.5370", "10.0910"}, Share: 4},
