@@ -41,6 +41,7 @@ type reactor struct {
 	sender  webhook.Sender
 
 	cancel context.CancelFunc
+	calls  sync.WaitGroup // rule webhooks being delivered
 	done   chan struct{}
 }
 
@@ -123,6 +124,7 @@ func (r *reactor) close() {
 	if r.cancel != nil {
 		r.cancel()
 		<-r.done
+		r.calls.Wait() // they end with the context; none outlives the store
 	}
 }
 
@@ -232,7 +234,9 @@ func (r *reactor) callWebhook(ctx context.Context, w rules.WebhookCall, it subsc
 	if err != nil {
 		return
 	}
+	r.calls.Add(1)
 	go func() {
+		defer r.calls.Done()
 		out := webhook.Deliver(ctx, r.sender, webhook.Request{URL: w.URL, ID: w.ID, Body: body, Secrets: secrets}, webhook.Schedule{}, nil)
 		if out.Dead {
 			r.n.alerts.Raise(linkd.Alert{Kind: linkd.AlertDeliveryFailed, Severity: linkd.SeverityWarning,

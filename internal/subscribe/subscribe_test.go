@@ -381,7 +381,6 @@ func TestCreateRefusesBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = strict
 	for _, tt := range []struct {
 		name string
 		mgr  *subscribe.Manager
