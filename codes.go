@@ -19,6 +19,9 @@ var (
 		"SRM": "shipment release message", "TRD": "transport document", "ARN": "arrival notice",
 		"VGM": "verified gross mass", "CAS": "cargo survey", "CUS": "customs inspection",
 		"DGD": "dangerous goods declaration", "OOG": "out of gauge",
+		// linkd's own, for the trade documents parties attest to.
+		"INV": "commercial invoice", "PKL": "packing list", "COO": "certificate of origin",
+		"PHY": "phytosanitary certificate",
 	}
 
 	TransportEventCodes = map[string]string{"ARRI": "arrived", "DEPA": "departed"}

@@ -24,10 +24,13 @@ import (
 // Version 2 is version 1 with the INVENTORY fields before the clock stamp,
 // which stays last; an event without
 // them is encoded as version 1, so logs written before INVENTORY existed
-// keep their bytes, ids and commitments.
+// keep their bytes, ids and commitments. Version 3 is version 2 with the
+// attestation and the source after the INVENTORY fields, used only by events
+// that have one of them.
 const (
 	canonicalVersion   = 1
 	canonicalInventory = 2
+	canonicalExtended  = 3
 )
 
 // Domain separators, so a commitment, a content digest and an id can never be
@@ -43,10 +46,14 @@ const SaltSize = 32
 
 // AppendCanonical appends the canonical encoding of e to b.
 func AppendCanonical(b []byte, e *Event) []byte {
-	inventory := e.InventoryEventTypeCode != "" || e.Inventory != nil
-	if inventory {
+	extended := e.Attestation != nil || e.Source != nil
+	inventory := extended || e.InventoryEventTypeCode != "" || e.Inventory != nil
+	switch {
+	case extended:
+		b = append(b, canonicalExtended)
+	case inventory:
 		b = append(b, canonicalInventory)
-	} else {
+	default:
 		b = append(b, canonicalVersion)
 	}
 	b = appendStr(b, e.EventID)
@@ -115,6 +122,26 @@ func AppendCanonical(b []byte, e *Event) []byte {
 			b = appendStr(b, inv.FromFacility)
 		}
 	}
+	if extended {
+		if a := e.Attestation; a == nil {
+			b = append(b, 0)
+		} else {
+			b = append(b, 1)
+			b = appendStr(b, a.DocumentSHA256)
+			b = appendStr(b, a.Verdict)
+		}
+		if s := e.Source; s == nil {
+			b = append(b, 0)
+		} else {
+			b = append(b, 1)
+			b = appendStr(b, s.Syntax)
+			b = appendStr(b, s.MessageType)
+			b = appendStr(b, s.Sender)
+			b = appendStr(b, s.InterchangeControlNumber)
+			b = appendStr(b, s.MessageReference)
+			b = appendStr(b, s.InterchangeSHA256)
+		}
+	}
 	// The clock stamp is always the last 8 bytes: the log encodes an event
 	// once and patches its stamp in when it sequences the batch.
 	b = binary.BigEndian.AppendUint64(b, uint64(e.HLC))
@@ -161,8 +188,8 @@ func DecodeCanonical(data []byte) (Event, error) {
 	d := decoder{data: data}
 	var e Event
 	version := d.byte()
-	if version != canonicalVersion && version != canonicalInventory && d.err == nil {
-		return Event{}, fmt.Errorf("%w: version %d, want %d or %d", ErrNotCanonical, version, canonicalVersion, canonicalInventory)
+	if (version < canonicalVersion || version > canonicalExtended) && d.err == nil {
+		return Event{}, fmt.Errorf("%w: version %d, want %d to %d", ErrNotCanonical, version, canonicalVersion, canonicalExtended)
 	}
 	e.EventID = d.str()
 	e.EventType = EventType(d.str())
@@ -212,7 +239,7 @@ func DecodeCanonical(data []byte) (Event, error) {
 	e.CausedBy = d.strs()
 	e.RetractedEventID = d.str()
 	e.SupersedesEventID = d.str()
-	if version == canonicalInventory {
+	if version >= canonicalInventory {
 		e.InventoryEventTypeCode = d.str()
 		if d.option() {
 			inv := &InventoryLine{Facility: d.str(), SKU: d.str()}
@@ -220,6 +247,15 @@ func DecodeCanonical(data []byte) (Event, error) {
 			inv.OrderID = d.str()
 			inv.FromFacility = d.str()
 			e.Inventory = inv
+		}
+	}
+	if version == canonicalExtended {
+		if d.option() {
+			e.Attestation = &Attestation{DocumentSHA256: d.str(), Verdict: d.str()}
+		}
+		if d.option() {
+			e.Source = &Source{Syntax: d.str(), MessageType: d.str(), Sender: d.str(),
+				InterchangeControlNumber: d.str(), MessageReference: d.str(), InterchangeSHA256: d.str()}
 		}
 	}
 	e.HLC = HLC(d.uint64())

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -148,8 +149,9 @@ func TestDecodeCanonicalRejects(t *testing.T) {
 		reason string
 	}{
 		{"empty", nil, "truncated"},
-		{"version 0", set(base, 0, 0), "version 0, want 1 or 2"},
-		{"version 3", set(full, 0, 3), "version 3, want 1 or 2"},
+		{"version 0", set(base, 0, 0), "version 0, want 1 to 3"},
+		{"version 4", set(full, 0, 4), "version 4, want 1 to 3"},
+		{"version 3 without its tail", set(full, 0, 3), "truncated"},
 		{"trailing byte", append(bytes.Clone(full), 0), "1 trailing bytes"},
 		{"trailing bytes", append(bytes.Clone(base), base...), "36 trailing bytes"},
 		{"non-minimal varint", set(full, 1, 0x80|36, 0x00), "does not re-encode to the same bytes"},
@@ -327,6 +329,58 @@ func TestInventoryEncoding(t *testing.T) {
 			t.Errorf("%s: commitment equals that of %s", m.name, prev)
 		}
 		seen[c] = m.name
+	}
+}
+
+// TestExtendedEncoding checks that an attestation and an EDI source are bound
+// by the commitment, round-trip, and move an event to version 3 only when
+// present.
+func TestExtendedEncoding(t *testing.T) {
+	base := validAttestation()
+	enc := linkd.AppendCanonical(nil, &base)
+	if enc[0] != 3 {
+		t.Fatalf("an attested event encodes as version %d, want 3", enc[0])
+	}
+	got, err := linkd.DecodeCanonical(enc)
+	if err != nil {
+		t.Fatalf("DecodeCanonical: %v", err)
+	}
+	if !reflect.DeepEqual(got, base) {
+		t.Errorf("round trip:\n got %+v\nwant %+v", got, base)
+	}
+	salt := bytes.Repeat([]byte{7}, linkd.SaltSize)
+	seen := map[[32]byte]string{linkd.Commitment(enc, salt): "base"}
+	for _, m := range []struct {
+		name   string
+		mutate func(*linkd.Event)
+	}{
+		{"hash", func(e *linkd.Event) { e.Attestation.DocumentSHA256 = strings.Repeat("ab", 32) }},
+		{"verdict", func(e *linkd.Event) { e.Attestation.Verdict = "CHECKED" }},
+		{"no attestation", func(e *linkd.Event) { e.Attestation = nil }},
+		{"syntax", func(e *linkd.Event) { e.Source.Syntax = "X12" }},
+		{"message type", func(e *linkd.Event) { e.Source.MessageType = "315" }},
+		{"sender", func(e *linkd.Event) { e.Source.Sender = "OCEANIC" }},
+		{"control number", func(e *linkd.Event) { e.Source.InterchangeControlNumber = "000000002" }},
+		{"message reference", func(e *linkd.Event) { e.Source.MessageReference = "M2" }},
+		{"interchange hash", func(e *linkd.Event) { e.Source.InterchangeSHA256 = strings.Repeat("cd", 32) }},
+		{"no source", func(e *linkd.Event) { e.Source = nil }},
+	} {
+		e := validAttestation()
+		m.mutate(&e)
+		enc := linkd.AppendCanonical(nil, &e)
+		if back, err := linkd.DecodeCanonical(enc); err != nil || !reflect.DeepEqual(back, e) {
+			t.Errorf("%s: round trip = %+v, %v", m.name, back, err)
+		}
+		c := linkd.Commitment(enc, salt)
+		if prev, dup := seen[c]; dup {
+			t.Errorf("%s: commitment equals that of %s", m.name, prev)
+		}
+		seen[c] = m.name
+	}
+	plain := validAttestation()
+	plain.Attestation, plain.Source = nil, nil
+	if enc := linkd.AppendCanonical(nil, &plain); enc[0] != 1 {
+		t.Errorf("without attestation and source the event encodes as version %d, want 1", enc[0])
 	}
 }
 

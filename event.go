@@ -53,6 +53,10 @@ type Event struct {
 	InventoryEventTypeCode string         `json:"inventoryEventTypeCode,omitempty"`
 	Inventory              *InventoryLine `json:"inventory,omitempty"`
 
+	// A party's verdict on a trade document, named by its hash (SHIPMENT
+	// events with a documentTypeCode).
+	Attestation *Attestation `json:"attestation,omitempty"`
+
 	// The shipment this event is about: at least one of the three keys.
 	CarrierBookingReference    string      `json:"carrierBookingReference,omitempty"`
 	TransportDocumentReference string      `json:"transportDocumentReference,omitempty"`
@@ -71,6 +75,39 @@ type Event struct {
 	RetractedEventID  string          `json:"retractedEventID,omitempty"`
 	SupersedesEventID string          `json:"supersedesEventID,omitempty"`
 	HLC               HLC             `json:"hlc,omitempty"` // hybrid logical clock stamp; set by the node
+	// Source is the legacy message a gateway translated the event from.
+	Source *Source `json:"source,omitempty"`
+}
+
+// Source is an event's lineage when the EDI gateway made it: the interchange
+// it was read from, so anyone can trace the event back to the partner's file.
+type Source struct {
+	Syntax                   string `json:"syntax"`                     // EDIFACT or X12
+	MessageType              string `json:"messageType"`                // IFTSTA, 214 or 315
+	Sender                   string `json:"sender,omitempty"`           // the interchange sender's id (UNB 0004, ISA06)
+	InterchangeControlNumber string `json:"interchangeControlNumber"`   // UNB 0020 or ISA13
+	MessageReference         string `json:"messageReference,omitempty"` // UNH 0062 or ST02
+	InterchangeSHA256        string `json:"interchangeSHA256"`          // hex SHA-256 of the original interchange's bytes
+}
+
+// Syntaxes and message types a Source may name.
+var (
+	SourceSyntaxes     = map[string]string{"EDIFACT": "UN/EDIFACT", "X12": "ANSI ASC X12"}
+	SourceMessageTypes = map[string]string{"IFTSTA": "international multimodal status report", "214": "transportation carrier shipment status", "315": "status details (ocean)"}
+)
+
+// Attestation is a party's verdict on a trade document it holds, which it
+// names by the SHA-256 of the document's bytes. The event's documentTypeCode
+// says what kind of document it is and its reason says why a document was
+// rejected.
+type Attestation struct {
+	DocumentSHA256 string `json:"documentSHA256"` // lowercase hex
+	Verdict        string `json:"verdict"`        // ISSUED, CHECKED, ACCEPTED or REJECTED
+}
+
+// Verdicts an Attestation may give.
+var Verdicts = map[string]string{
+	"ISSUED": "issued by this party", "CHECKED": "checked", "ACCEPTED": "accepted", "REJECTED": "rejected",
 }
 
 // InventoryLine is the body of an INVENTORY event: units of one SKU at one

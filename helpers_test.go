@@ -163,3 +163,21 @@ func repeat[T any](v T, n int) []T {
 	}
 	return out
 }
+
+// validAttestation returns a customs authority's acceptance of a commercial
+// invoice, as the EDI gateway might have brought it in.
+func validAttestation() linkd.Event {
+	return linkd.Event{
+		EventType:                  linkd.Shipment,
+		EventClassifierCode:        "ACT",
+		EventDateTime:              at("2026-11-20T10:30:00+01:00"),
+		ShipmentEventTypeCode:      "APPR",
+		DocumentTypeCode:           "INV",
+		DocumentID:                 "INV-2026-0042",
+		TransportDocumentReference: "OCLU0000000298",
+		Attestation:                &linkd.Attestation{DocumentSHA256: strings.Repeat("0f", 32), Verdict: "ACCEPTED"},
+		Source: &linkd.Source{Syntax: "EDIFACT", MessageType: "IFTSTA", Sender: "EUCUSTOMS",
+			InterchangeControlNumber: "000000001", MessageReference: "M1", InterchangeSHA256: strings.Repeat("1e", 32)},
+		Origin: "eu-customs",
+	}
+}

@@ -75,6 +75,8 @@ func (e *Event) Validate(prefix string) []Problem {
 	}
 
 	v.inventory(e)
+	v.attestation(e)
+	v.source(e.Source)
 
 	// The shipment keys. A stock position is about a centre, not a shipment.
 	stock := e.EventType == Inventory && e.InventoryEventTypeCode == "STCK"
@@ -275,6 +277,59 @@ func (v *validator) inventory(e *Event) {
 			v.add("inventory.fromFacility", why)
 		}
 	}
+}
+
+// attestation checks a document verdict: a SHIPMENT event that names the
+// document's type, its hash and, for a rejection, the reason.
+func (v *validator) attestation(e *Event) {
+	a := e.Attestation
+	if a == nil {
+		return
+	}
+	if e.EventType != Shipment {
+		v.add("attestation", fmt.Sprintf("belongs to SHIPMENT events, not %s", e.EventType))
+	}
+	if e.DocumentTypeCode == "" {
+		v.add("documentTypeCode", "required with an attestation: the kind of document; one of "+codeList(DocumentTypeCodes))
+	}
+	if why := checkSHA256Hex(a.DocumentSHA256); why != "" {
+		v.add("attestation.documentSHA256", why)
+	}
+	v.code("attestation.verdict", a.Verdict, Verdicts, true)
+	if a.Verdict == "REJECTED" && e.Reason == "" {
+		v.add("reason", "required when a document is REJECTED: say why")
+	}
+}
+
+// source checks an event's EDI lineage.
+func (v *validator) source(s *Source) {
+	if s == nil {
+		return
+	}
+	v.code("source.syntax", s.Syntax, SourceSyntaxes, true)
+	v.code("source.messageType", s.MessageType, SourceMessageTypes, true)
+	v.text("source.sender", s.Sender, maxShortString)
+	if s.InterchangeControlNumber == "" {
+		v.add("source.interchangeControlNumber", "required: UNB 0020 or ISA13")
+	}
+	v.text("source.interchangeControlNumber", s.InterchangeControlNumber, maxShortString)
+	v.text("source.messageReference", s.MessageReference, maxShortString)
+	if why := checkSHA256Hex(s.InterchangeSHA256); why != "" {
+		v.add("source.interchangeSHA256", why)
+	}
+}
+
+// checkSHA256Hex says what is wrong with a lowercase hex SHA-256, "" if nothing.
+func checkSHA256Hex(h string) string {
+	if len(h) != 64 {
+		return fmt.Sprintf("want 64 lowercase hex digits of a SHA-256, got %d characters", len(h))
+	}
+	for i := 0; i < len(h); i++ {
+		if c := h[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return "want 64 lowercase hex digits of a SHA-256"
+		}
+	}
+	return ""
 }
 
 func (v *validator) add(field, reason string) {

@@ -18,6 +18,10 @@ func TestValidateAcceptsValidEvents(t *testing.T) {
 		{"shipment", validShipment, func(*linkd.Event) {}},
 		{"transport", validTransport, func(*linkd.Event) {}},
 		{"equipment", validEquipment, func(*linkd.Event) {}},
+		{"attestation with EDI source", validAttestation, func(*linkd.Event) {}},
+		{"rejection with reason", validAttestation, func(e *linkd.Event) {
+			e.Attestation.Verdict, e.Reason = "REJECTED", "invoice total does not match the packing list"
+		}},
 		{"no event id", validShipment, func(e *linkd.Event) { e.EventID = "" }},
 		{"visibility names the origin off the party list", validShipment, func(e *linkd.Event) {
 			e.Parties = e.Parties[:1]
@@ -103,6 +107,18 @@ func TestValidateRejects(t *testing.T) {
 		{"reallocation without source", validReallocation, func(e *linkd.Event) { e.Inventory.FromFacility = "" }, "inventory.fromFacility", "required for RALC"},
 		{"reallocation to itself", validReallocation, func(e *linkd.Event) { e.Inventory.FromFacility = "dc-rotterdam" }, "inventory.fromFacility", "same centre"},
 		{"allocation with source", validReallocation, func(e *linkd.Event) { e.InventoryEventTypeCode = "ALOC" }, "inventory.fromFacility", "only RALC"},
+		{"attestation on a transport event", validTransport, func(e *linkd.Event) {
+			e.Attestation = &linkd.Attestation{DocumentSHA256: strings.Repeat("0f", 32), Verdict: "CHECKED"}
+		}, "attestation", "belongs to SHIPMENT events"},
+		{"attestation without document type", validAttestation, func(e *linkd.Event) { e.DocumentTypeCode = "" }, "documentTypeCode", "required with an attestation"},
+		{"attestation with uppercase hash", validAttestation, func(e *linkd.Event) { e.Attestation.DocumentSHA256 = strings.Repeat("0F", 32) }, "attestation.documentSHA256", "lowercase hex"},
+		{"attestation with short hash", validAttestation, func(e *linkd.Event) { e.Attestation.DocumentSHA256 = "abc" }, "attestation.documentSHA256", "got 3 characters"},
+		{"unknown verdict", validAttestation, func(e *linkd.Event) { e.Attestation.Verdict = "OK" }, "attestation.verdict", `unknown code "OK"`},
+		{"rejection without reason", validAttestation, func(e *linkd.Event) { e.Attestation.Verdict = "REJECTED" }, "reason", "say why"},
+		{"source without control number", validAttestation, func(e *linkd.Event) { e.Source.InterchangeControlNumber = "" }, "source.interchangeControlNumber", "required"},
+		{"source with unknown syntax", validAttestation, func(e *linkd.Event) { e.Source.Syntax = "TRADACOMS" }, "source.syntax", "unknown code"},
+		{"source with unknown message", validAttestation, func(e *linkd.Event) { e.Source.MessageType = "IFTMIN" }, "source.messageType", "unknown code"},
+		{"source without hash", validAttestation, func(e *linkd.Event) { e.Source.InterchangeSHA256 = "" }, "source.interchangeSHA256", "64 lowercase hex"},
 		{"stock with order", validStock, func(e *linkd.Event) { e.Inventory.OrderID = "SO-1" }, "inventory.orderID", "names no order"},
 		{"allocation names no shipment", validReallocation, func(e *linkd.Event) { e.CarrierBookingReference = "" }, "", "names no shipment"},
 		{"lowercase event type", validShipment, func(e *linkd.Event) { e.EventType = "shipment" }, "eventType", "unknown event type"},
@@ -123,7 +139,7 @@ func TestValidateRejects(t *testing.T) {
 		{"transport code on a shipment", validShipment, func(e *linkd.Event) { e.TransportEventTypeCode = "ARRI" }, "transportEventTypeCode", "belongs to TRANSPORT events, not SHIPMENT"},
 		{"equipment code on a transport", validTransport, func(e *linkd.Event) { e.EquipmentEventTypeCode = "LOAD" }, "equipmentEventTypeCode", "belongs to EQUIPMENT events, not TRANSPORT"},
 		{"shipment code on an equipment", validEquipment, func(e *linkd.Event) { e.ShipmentEventTypeCode = "CONF" }, "shipmentEventTypeCode", "belongs to SHIPMENT events, not EQUIPMENT"},
-		{"unknown document type", validShipment, func(e *linkd.Event) { e.DocumentTypeCode = "INV" }, "documentTypeCode", `unknown code "INV"`},
+		{"unknown document type", validShipment, func(e *linkd.Event) { e.DocumentTypeCode = "INVOICE" }, "documentTypeCode", `unknown code "INVOICE"`},
 		{"unknown code is clipped", validShipment, func(e *linkd.Event) { e.DocumentTypeCode = long(100) }, "documentTypeCode", `unknown code "` + long(40) + `…"`},
 		{"missing empty indicator on equipment", validEquipment, func(e *linkd.Event) { e.EmptyIndicatorCode = "" }, "emptyIndicatorCode", "required; one of EMPTY, LADEN"},
 		{"unknown empty indicator on shipment", validShipment, func(e *linkd.Event) { e.EmptyIndicatorCode = "FULL" }, "emptyIndicatorCode", `unknown code "FULL"`},
