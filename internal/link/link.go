@@ -115,9 +115,21 @@ type FrameAck struct {
 	Cosignature string `json:"cosignature,omitempty"` // a note signature line
 	// Resume, on a refused frame, says it did not start at the receiver's
 	// verified size: the sender resumes from Size.
-	Resume  bool   `json:"resume,omitempty"`
-	Code    string `json:"code,omitempty"` // on refusal, a linkd error code
-	Message string `json:"message,omitempty"`
+	Resume bool `json:"resume,omitempty"`
+	// Prove, on a frame whose signed checkpoint the entries do not reach,
+	// asks the sender for its signed checkpoint at Size (POST
+	// /v1/link/prove): the receiver's tree of that size, whose checkpoint
+	// is in Checkpoint, may be another history than the sender's.
+	Prove      bool   `json:"prove,omitempty"`
+	Checkpoint string `json:"checkpoint,omitempty"` // the receiver's signed checkpoint at Size
+	Code       string `json:"code,omitempty"`       // on refusal, a linkd error code
+	Message    string `json:"message,omitempty"`
+}
+
+// Proof is a sender's signed checkpoint of its own log at the size a
+// receiver asked about (FrameAck.Prove).
+type Proof struct {
+	Checkpoint string `json:"checkpoint"` // signed note
 }
 
 // Gossip carries the newest checkpoint a node holds of each log.

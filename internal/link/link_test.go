@@ -19,6 +19,7 @@ import (
 	"github.com/linkd-dev/linkd/internal/peers"
 	"github.com/linkd-dev/linkd/internal/scenario"
 	"github.com/linkd-dev/linkd/internal/tlog"
+	"github.com/linkd-dev/linkd/internal/witness"
 )
 
 var base = time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)
@@ -290,6 +291,95 @@ func TestGossipCatchesASplitView(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestForkAtTheReceiversSizeIsCaught covers a fork no gossip shows: a
+// carrier verified ten entries of the shipper's log from a clone holding the
+// shipper's key, and the real shipper, with another ten, then reaches it.
+// Its frames extend a tree the carrier does not have; the carrier must not
+// take that for a bad frame but ask for the shipper's checkpoint at its size
+// and catch the equivocation, with evidence of two checkpoints of one size.
+func TestForkAtTheReceiversSizeIsCaught(t *testing.T) {
+	s := newTestNode(t, shipper, nil)
+	twin := newTestNode(t, shipper, nil)
+	twin.restartWithKey(s.skey, s.vkey)
+	c := newTestNode(t, carrier, nil)
+	link2 := func(a, b *testNode) {
+		t.Helper()
+		if err := a.peers.Put(b.card()); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.peers.Put(a.card()); err != nil {
+			t.Fatal(err)
+		}
+		a.mgr.Sync()
+		b.mgr.Sync()
+	}
+	shared := func(e *linkd.Event) { e.Parties = lane }
+	link2(twin, c)
+	twin.append(tagged(2, 10, "BKG-TWIN", "Q", shared)...)
+	waitReplica(t, c, shipper.ID, 10)
+
+	// The carrier's directory now points at the real shipper, which has
+	// recorded another ten entries and more since.
+	if err := twin.peers.Remove(carrier.ID); err != nil {
+		t.Fatal(err)
+	}
+	twin.mgr.Sync()
+	s.append(tagged(1, 12, "BKG-TWIN", "P", shared)...)
+	link2(s, c)
+
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, ok := c.alerts.find("equivocation"); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no equivocation caught; carrier's alerts: %v", c.alerts.kinds())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	a, _ := c.alerts.find("equivocation")
+	if a.evidence == nil {
+		t.Fatal("the equivocation alert carries no evidence")
+	}
+	if err := witness.VerifyEvidence(a.evidence, s.vkey); err != nil {
+		t.Fatalf("the evidence does not verify offline: %v", err)
+	}
+	for _, n := range [][]byte{a.evidence.A, a.evidence.B} {
+		if cp, err := tlog.OpenCheckpoint(n, mustVerifier(t, s.vkey)); err != nil || cp.Size != 10 {
+			t.Errorf("evidence checkpoint: size %d, err %v; want two checkpoints of size 10", cp.Size, err)
+		}
+	}
+	if held, _ := c.alerts.Held(linkd.LogOrigin(shipper.ID)); !held {
+		t.Error("the carrier does not hold the forked log")
+	}
+	if _, ok := c.alerts.find("verification_failed"); ok {
+		t.Error("the carrier took the fork for a bad frame (verification_failed)")
+	}
+	// The real shipper learns that its key signed a history it never wrote.
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		if _, ok := s.alerts.find(linkd.AlertKeyCompromise); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the shipper raised no key_compromise alert; its alerts: %v", s.alerts.kinds())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if rep, _ := c.logs.Lookup(shipper.ID); rep.Size() != 10 {
+		t.Errorf("the carrier's replica of the shipper's log has %d entries, want the 10 it verified", rep.Size())
+	}
+}
+
+func mustVerifier(t *testing.T, vkey string) tlog.Verifier {
+	t.Helper()
+	v, err := tlog.NewVerifier(vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 func waitReplica(t *testing.T, n *testNode, origin string, size int64) {

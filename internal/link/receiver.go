@@ -25,12 +25,14 @@ import (
 //	GET  /v1/link/cursor   the verified size of the caller's log here → FrameAck
 //	POST /v1/link/gossip   the caller's newest checkpoints → this node's
 //	POST /v1/link/cosign   a cosignature of the newest verified checkpoint of the caller's log
+//	POST /v1/link/prove    the caller's checkpoint at the size this node asked about (FrameAck.Prove)
 func (m *Manager) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/link/frames", m.peerOnly(m.handleFrame))
 	mux.HandleFunc("GET /v1/link/cursor", m.peerOnly(m.handleCursor))
 	mux.HandleFunc("POST /v1/link/gossip", m.peerOnly(m.handleGossip))
 	mux.HandleFunc("POST /v1/link/cosign", m.peerOnly(m.handleCosign))
+	mux.HandleFunc("POST /v1/link/prove", m.peerOnly(m.handleProve))
 	mux.HandleFunc("/v1/link/", func(w http.ResponseWriter, r *http.Request) {
 		writeAck(w, http.StatusNotFound, FrameAck{Code: linkd.ENotFound, Message: fmt.Sprintf("no link endpoint %s %s", r.Method, r.URL.Path)})
 	})
@@ -176,6 +178,17 @@ func (m *Manager) applyFailed(w http.ResponseWriter, p peers.Peer, rep *partylog
 	case errors.Is(err, partylog.ErrFork):
 		m.forkCaught(id, rep, re.Fork, id)
 		m.refuse(w, id, "fork", http.StatusConflict, linkd.EConflict, re.Detail)
+	case errors.Is(err, partylog.ErrRootMismatch):
+		// The origin's key signed the checkpoint, yet the entries, added to
+		// the tree verified here, do not reach its root. Either the entries
+		// are bad, or the origin's tree at this size is another history than
+		// the one verified here, which no frame would ever mend. The sender's
+		// own checkpoint at this size tells which (handleProve).
+		note, _ := rep.Checkpoint()
+		m.cfg.Metrics.refuse(id, "root_mismatch")
+		m.cfg.Logger.Warn("link frame refused; asked the sender to prove its tree", "peer", id, "reason", "root_mismatch", "detail", re.Detail, "size", rep.Size())
+		writeAck(w, http.StatusConflict, FrameAck{Size: rep.Size(), Prove: rep.Size() > 0, Checkpoint: string(note), Code: linkd.EConflict,
+			Message: re.Detail + fmt.Sprintf("; send your signed checkpoint at size %d to /v1/link/prove", rep.Size())})
 	case errors.Is(err, partylog.ErrNotAdmitted):
 		var res *residencyError
 		kind := linkd.AlertEntitlementViolation
@@ -188,6 +201,44 @@ func (m *Manager) applyFailed(w http.ResponseWriter, p peers.Peer, rep *partylog
 		reason := map[error]string{partylog.ErrBadCheckpoint: "bad_checkpoint", partylog.ErrRootMismatch: "root_mismatch", partylog.ErrBadEntry: "bad_entry"}[re.Kind]
 		m.raise(linkd.AlertVerificationFailed, linkd.SeverityWarning, id, rep.Origin(), fmt.Sprintf("a frame from %s failed verification and was refused: %s", id, re.Detail), nil)
 		m.refuse(w, id, reason, http.StatusUnprocessableEntity, linkd.EInvalid, re.Detail)
+	}
+}
+
+// handleProve takes the caller's signed checkpoint of its log at the size
+// this node holds, after a frame whose entries did not reach its checkpoint.
+// If it contradicts the tree verified here, the origin signed two histories:
+// an equivocation, caught even when both are of the same size and no gossip
+// would show it. If it agrees, the frame's entries were bad.
+func (m *Manager) handleProve(w http.ResponseWriter, r *http.Request, p peers.Peer) {
+	id := p.Party.ID
+	var pr Proof
+	if err := json.NewDecoder(io.LimitReader(r.Body, maxNoteBytes+1024)).Decode(&pr); err != nil || pr.Checkpoint == "" {
+		m.refuse(w, id, "bad_checkpoint", http.StatusBadRequest, linkd.EInvalid, "malformed proof: want {\"checkpoint\": signed note}")
+		return
+	}
+	rep, err := m.cfg.Logs.Replica(p.Party, p.LogKey)
+	if err != nil {
+		m.refuse(w, id, "bad_checkpoint", http.StatusConflict, linkd.EConflict, err.Error())
+		return
+	}
+	note := []byte(pr.Checkpoint)
+	err = rep.Check(note)
+	var re *partylog.ReplicaError
+	switch {
+	case errors.As(err, &re) && re.Fork != nil:
+		if held, _ := m.held(rep.Origin()); !held {
+			m.forkCaught(id, rep, re.Fork, id)
+		}
+		m.refuse(w, id, "fork", http.StatusConflict, linkd.EConflict, re.Detail)
+	case err != nil:
+		m.refuse(w, id, "bad_checkpoint", http.StatusUnprocessableEntity, linkd.EInvalid, linkd.ErrorMessage(err))
+	case noteSize(note) == rep.Size():
+		// The same tree: the entries the frame carried were not the log's.
+		m.raise(linkd.AlertVerificationFailed, linkd.SeverityWarning, id, rep.Origin(),
+			fmt.Sprintf("a frame from %s failed verification and was refused: its entries do not produce its checkpoint's root, though its tree at %d is the one verified here", id, rep.Size()), nil)
+		writeAck(w, http.StatusOK, FrameAck{Size: rep.Size()})
+	default:
+		writeAck(w, http.StatusOK, FrameAck{Size: rep.Size()})
 	}
 }
 

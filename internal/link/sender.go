@@ -220,7 +220,7 @@ func (s *sender) send(ctx context.Context, cursor int64) (int64, error) {
 	frame := w.finish()
 	s.zbuf = compressFrame(s.zbuf, frame)
 	body := s.zbuf
-	ack, status, err := s.do(ctx, http.MethodPost, "/v1/link/frames", body, "application/vnd.linkd.frame")
+	ack, status, err := s.do(ctx, http.MethodPost, "/v1/link/frames", body, frameType)
 	if err != nil {
 		return cursor, err
 	}
@@ -240,8 +240,37 @@ func (s *sender) send(ctx context.Context, cursor int64) (int64, error) {
 		if ack.Resume && ack.Size >= 0 {
 			return ack.Size, nil // a gap: resume where the peer is
 		}
+		if ack.Prove {
+			s.prove(ctx, ack)
+		}
 	}
 	return -1, fmt.Errorf("%s refused a frame (%d %s): %s", s.peer.Party.ID, status, ack.Code, ack.Message)
+}
+
+// frameType is the media type of a frame on the wire (zstd-compressed).
+const frameType = "application/vnd.linkd.frame"
+
+// prove answers a peer whose verified tree of this node's log the frame's
+// entries did not extend: it sends this log's signed checkpoint at the peer's
+// size, so the peer can tell bad entries from a second history signed with
+// this log's key. The peer's own checkpoint at that size is checked here too:
+// if this node never issued it, the key is in someone else's hands.
+func (s *sender) prove(ctx context.Context, ack FrameAck) {
+	own := s.m.cfg.Logs.Own()
+	if ack.Checkpoint != "" {
+		if cp, err := parseNote([]byte(ack.Checkpoint)); err == nil && cp.Origin == own.Origin() {
+			s.m.checkOwn(s.peer.Party.ID, []byte(ack.Checkpoint), cp)
+		}
+	}
+	note, err := own.CheckpointOrSign(ack.Size)
+	if err != nil {
+		s.m.cfg.Logger.Warn("cannot prove this log's tree to a peer", "peer", s.peer.Party.ID, "size", ack.Size, "err", err)
+		return
+	}
+	body, _ := json.Marshal(Proof{Checkpoint: string(note)})
+	if _, _, err := s.do(ctx, http.MethodPost, "/v1/link/prove", body, "application/json"); err != nil {
+		s.m.cfg.Logger.Warn("sending a proof of this log's tree failed", "peer", s.peer.Party.ID, "size", ack.Size, "err", err)
+	}
 }
 
 // requestCosignature asks the caught-up peer to cosign the checkpoint it
@@ -290,6 +319,8 @@ func (s *sender) do(ctx context.Context, method, path string, body []byte, ctype
 	}
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
+	}
+	if ctype == frameType {
 		req.Header.Set("Content-Encoding", "zstd")
 	}
 	resp, err := s.client.Do(req)

@@ -47,6 +47,23 @@ func (l *Log) CheckpointAt(size int64) ([]byte, error) {
 	return v, nil
 }
 
+// CheckpointOrSign returns the checkpoint the log issued at size, or, where
+// no batch ended there, a newly signed checkpoint of the durable tree at that
+// size. Signing an older size states nothing new: the newest checkpoint
+// already commits to it. A peer that holds another tree of that size asks for
+// this to prove the fork (see link's prove exchange).
+func (l *Log) CheckpointOrSign(size int64) ([]byte, error) {
+	note, err := l.CheckpointAt(size)
+	if err == nil || linkd.ErrorCode(err) != linkd.ENotFound || size <= 0 || size > l.Size() {
+		return note, err
+	}
+	root, err := l.TreeHash(size)
+	if err != nil {
+		return nil, err
+	}
+	return tlog.SignCheckpoint(linkd.Checkpoint{Origin: l.origin, Size: size, Hash: root}, l.signer)
+}
+
 // Get returns the event at index.
 func (l *Log) Get(ctx context.Context, index int64) (linkd.Recorded, error) {
 	if index < 0 || index >= l.Size() {
