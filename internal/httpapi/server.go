@@ -19,12 +19,17 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/linkd-dev/linkd"
 	"github.com/linkd-dev/linkd/internal/access"
 	"github.com/linkd-dev/linkd/internal/alerts"
 	"github.com/linkd-dev/linkd/internal/partylog"
 	"github.com/linkd-dev/linkd/internal/peers"
 	"github.com/linkd-dev/linkd/internal/subscribe"
+	"github.com/linkd-dev/linkd/internal/telemetry"
 )
 
 // Config configures a Server.
@@ -75,6 +80,9 @@ type Config struct {
 	Rules RulesAPI
 	// Extra serves paths outside the API (the dashboard); nil: none.
 	Extra map[string]http.Handler
+	// Tracer, if not nil, records a server span per API request, a child of
+	// the caller's W3C traceparent when it sends one. Nil: no spans.
+	Tracer trace.Tracer
 }
 
 // Server is the HTTP handler of one node.
@@ -231,6 +239,18 @@ func (s *Server) wrap(rt route) http.Handler {
 			}
 			s.cfg.Metrics.observeRequest(name, r.Method, sw.code(), time.Since(start))
 		}()
+		if s.cfg.Tracer != nil && !rt.public {
+			ctx, span := s.cfg.Tracer.Start(telemetry.Extract(r.Context(), r.Header), name,
+				trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attribute.String("http.route", rt.path)))
+			defer func() {
+				span.SetAttributes(attribute.Int("http.response.status_code", sw.code()))
+				if sw.code() >= 500 {
+					span.SetStatus(codes.Error, http.StatusText(sw.code()))
+				}
+				span.End()
+			}()
+			r = r.WithContext(ctx)
+		}
 		if err := s.gate(sw, r, rt); err != nil {
 			s.writeError(sw, r, err)
 			return

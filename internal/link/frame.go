@@ -24,7 +24,7 @@ import (
 //	origin   len, bytes     party id of the log
 //	from     n              index of the first entry
 //	note     len, bytes     signed checkpoint of size from+count
-//	trace    len, bytes     W3C traceparent of the batch, may be empty
+//	trace    len, bytes     W3C traceparents of traced appends among the entries, comma-separated; may be empty
 //	count    n
 //	count entries, each:
 //	  0x00 leaf(32)                       commitment only
@@ -36,7 +36,9 @@ const (
 	MaxFrameBytes   = 32 << 20
 	MaxFrameEntries = 100_000
 	maxNoteBytes    = 8 << 10
-	maxTraceBytes   = 256
+	maxTraceBytes   = 1024
+	// MaxFrameTraces bounds the traces one frame carries on (55 bytes each).
+	MaxFrameTraces = 16
 )
 
 const (

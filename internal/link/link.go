@@ -12,6 +12,10 @@
 // resumes exactly where the peer's durable state ends, with no gap and no
 // duplicate.
 //
+// A frame carries the W3C trace context of up to MaxFrameTraces traced
+// appends among its entries, so the trace of a client's append goes on to
+// every peer that stores it (package telemetry).
+//
 // Nodes also gossip the newest checkpoint they hold of every log. Two
 // checkpoints of one log that cannot both be true become evidence and an
 // alert, and the log's new entries are refused until an operator releases it.
@@ -22,9 +26,12 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/linkd-dev/linkd"
 	"github.com/linkd-dev/linkd/internal/partylog"
 	"github.com/linkd-dev/linkd/internal/peers"
+	"github.com/linkd-dev/linkd/internal/telemetry"
 	"github.com/linkd-dev/linkd/internal/tlog"
 )
 
@@ -65,6 +72,11 @@ type Config struct {
 	// OnApplied, if set, is called after a frame from a peer is durable and
 	// queryable, with the entries it stored.
 	OnApplied func(origin string, from int64, res partylog.ApplyResult)
+	// Tracer, if set, records a link.send span per traced append a frame
+	// carries, and a link.apply span at the receiver for each; Traces says
+	// which appends wrote which entries. Nil: no spans.
+	Tracer trace.Tracer
+	Traces *telemetry.Index
 
 	MaxFrameEntries int           // entries per frame; 0 means 4096
 	RetryMin        time.Duration // first retry after a failed send; 0 means 100 ms

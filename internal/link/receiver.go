@@ -11,9 +11,14 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/linkd-dev/linkd"
 	"github.com/linkd-dev/linkd/internal/partylog"
 	"github.com/linkd-dev/linkd/internal/peers"
+	"github.com/linkd-dev/linkd/internal/telemetry"
 	"github.com/linkd-dev/linkd/internal/tlog"
 )
 
@@ -140,7 +145,15 @@ func (m *Manager) handleFrame(w http.ResponseWriter, r *http.Request, p peers.Pe
 	if cosign || m.cfg.Cosign == nil {
 		apply = rep.Apply
 	}
+	spans := m.startApplySpans(r, f)
 	res, err := apply(r.Context(), f.From, f.Note, f.Entries, admit(m.cfg.Self))
+	for _, span := range spans {
+		span.SetAttributes(attribute.Int64("linkd.size", res.Size), attribute.Int("linkd.payloads", res.Payloads), attribute.Int("linkd.commitments", res.Hashes))
+		if err != nil {
+			span.SetStatus(codes.Error, linkd.ErrorMessage(err))
+		}
+		span.End()
+	}
 	if err != nil {
 		m.applyFailed(w, p, rep, f, err)
 		return
@@ -160,6 +173,29 @@ func (m *Manager) handleFrame(w http.ResponseWriter, r *http.Request, p peers.Pe
 		}
 	}
 	writeAck(w, http.StatusOK, ack)
+}
+
+// startApplySpans begins a link.apply span for each trace the frame carries
+// on: verifying and storing the frame, until its events are queryable here.
+func (m *Manager) startApplySpans(r *http.Request, f *Frame) []trace.Span {
+	if m.cfg.Tracer == nil || f.Trace == "" {
+		return nil
+	}
+	var spans []trace.Span
+	for i, tp := range strings.Split(f.Trace, ",") {
+		if i == MaxFrameTraces {
+			break
+		}
+		sc, ok := telemetry.ParseTraceparent(tp)
+		if !ok {
+			continue
+		}
+		_, span := m.cfg.Tracer.Start(trace.ContextWithRemoteSpanContext(r.Context(), sc), "link.apply",
+			trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(attribute.String("linkd.origin", f.Origin), attribute.Int64("linkd.from", f.From), attribute.Int("linkd.entries", len(f.Entries))))
+		spans = append(spans, span)
+	}
+	return spans
 }
 
 // applyFailed answers a frame the replica refused and reports what it means.

@@ -7,12 +7,18 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/linkd-dev/linkd"
 	"github.com/linkd-dev/linkd/internal/partylog"
 	"github.com/linkd-dev/linkd/internal/peers"
+	"github.com/linkd-dev/linkd/internal/telemetry"
 )
 
 // sender pushes this node's log to one peer.
@@ -195,8 +201,9 @@ func (s *sender) send(ctx context.Context, cursor int64) (int64, error) {
 	if err != nil {
 		return cursor, err
 	}
+	spans, traceparents := s.startSpans(ctx, cursor, to)
 	w := &s.fw
-	w.begin(s.m.cfg.Self.ID, cursor, note, "")
+	w.begin(s.m.cfg.Self.ID, cursor, note, traceparents)
 	payloads, hashes := 0, 0
 	err = own.ReadRange(ctx, cursor, to, func(re *partylog.RawEntry) error {
 		if re.Canon != nil {
@@ -221,6 +228,7 @@ func (s *sender) send(ctx context.Context, cursor int64) (int64, error) {
 	s.zbuf = compressFrame(s.zbuf, frame)
 	body := s.zbuf
 	ack, status, err := s.do(ctx, http.MethodPost, "/v1/link/frames", body, frameType)
+	endSpans(spans, status, err, len(body), payloads, hashes)
 	if err != nil {
 		return cursor, err
 	}
@@ -245,6 +253,45 @@ func (s *sender) send(ctx context.Context, cursor int64) (int64, error) {
 		}
 	}
 	return -1, fmt.Errorf("%s refused a frame (%d %s): %s", s.peer.Party.ID, status, ack.Code, ack.Message)
+}
+
+// startSpans begins a link.send span for each traced append among the
+// entries [from, to), each a child of that append's trace, and returns them
+// with their traceparents for the frame.
+func (s *sender) startSpans(ctx context.Context, from, to int64) ([]trace.Span, string) {
+	if s.m.cfg.Tracer == nil {
+		return nil, ""
+	}
+	parents := s.m.cfg.Traces.Lookup(from, to, MaxFrameTraces)
+	if len(parents) == 0 {
+		return nil, ""
+	}
+	spans := make([]trace.Span, 0, len(parents))
+	var tps []string
+	for _, sc := range parents {
+		_, span := s.m.cfg.Tracer.Start(trace.ContextWithSpanContext(ctx, sc), "link.send",
+			trace.WithSpanKind(trace.SpanKindClient),
+			trace.WithAttributes(attribute.String("linkd.peer", s.peer.Party.ID), attribute.Int64("linkd.from", from), attribute.Int64("linkd.to", to)))
+		spans = append(spans, span)
+		if tp := telemetry.Traceparent(span.SpanContext()); tp != "" {
+			tps = append(tps, tp)
+		}
+	}
+	return spans, strings.Join(tps, ",")
+}
+
+// endSpans ends a frame's link.send spans with what the peer answered.
+func endSpans(spans []trace.Span, status int, err error, bytes, payloads, hashes int) {
+	for _, span := range spans {
+		span.SetAttributes(attribute.Int("http.response.status_code", status), attribute.Int("linkd.frame_bytes", bytes),
+			attribute.Int("linkd.payloads", payloads), attribute.Int("linkd.commitments", hashes))
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		} else if status != http.StatusOK {
+			span.SetStatus(codes.Error, http.StatusText(status))
+		}
+		span.End()
+	}
 }
 
 // frameType is the media type of a frame on the wire (zstd-compressed).

@@ -17,6 +17,7 @@ import (
 
 	"github.com/linkd-dev/linkd"
 	"github.com/linkd-dev/linkd/internal/peers"
+	"github.com/linkd-dev/linkd/internal/telemetry"
 	"github.com/linkd-dev/linkd/internal/webhook"
 )
 
@@ -40,6 +41,9 @@ type Config struct {
 	// Rules is a file of rules (YAML, see docs/rules.md); "" means none
 	// beyond those added by the API.
 	Rules string `yaml:"rules"`
+	// Traces sends OpenTelemetry traces to a collector or a file; by
+	// default there are none.
+	Traces telemetry.Config `yaml:"traces"`
 
 	dir string // the config file's directory; relative paths start here
 }
@@ -202,6 +206,9 @@ func (c *Config) Validate() error {
 	add := func(field, format string, args ...any) {
 		probs = append(probs, linkd.Problem{Field: field, Reason: fmt.Sprintf(format, args...)})
 	}
+	if err := c.Traces.Validate(); err != nil {
+		add("traces", "%v", err)
+	}
 	for i, a := range c.Webhooks.Allow {
 		if _, err := netip.ParsePrefix(a); err != nil {
 			add(fmt.Sprintf("webhooks.allow[%d]", i), "%q is not a CIDR prefix such as 10.20.0.0/24", a)
@@ -315,6 +322,11 @@ webhooks:                  # where subscriptions may deliver; by default only pu
   allow: []                # CIDR prefixes always allowed, e.g. [10.20.0.0/24]; keep them narrow
 
 rules: ""                  # a YAML file of rules (see docs/rules.md); "" = none
+
+traces:                    # OpenTelemetry: one trace follows an event from ingest to every peer's store
+  endpoint: ""             # OTLP/HTTP collector, e.g. http://127.0.0.1:4318; "" = none
+  file: ""                 # or a file that gets each span as a JSON line; "" = none
+  sample: 0                # fraction of traces begun here that are kept; 0 = all (callers' traceparent decides theirs)
 `))
 
 func writeConfig(path string, c Config) error {

@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/linkd-dev/linkd"
 	"github.com/linkd-dev/linkd/internal/alerts"
@@ -184,6 +187,8 @@ func (n *Node) openLinks(cfg Config, party linkd.Party, cert tls.Certificate, lo
 		Alerts:  &linkAlerts{s: n.alerts, logger: logger},
 		Metrics: link.NewMetrics(n.metrics.Registry()),
 		Logger:  logger.With("component", "link"),
+		Tracer:  n.tracer(),
+		Traces:  n.tracing.Index(),
 		Cosign: func(note []byte, v tlog.Verifier) ([]byte, error) {
 			return witness.Cosign(note, v, cosigner, time.Now())
 		},
@@ -220,12 +225,43 @@ func (n *Node) ingest(ctx context.Context, events []linkd.Event) ([]linkd.Ack, e
 	if err := n.roster.Stamp(ctx, events); err != nil {
 		return nil, err
 	}
+	var span trace.Span
+	if t := n.tracer(); t != nil && trace.SpanContextFromContext(ctx).IsSampled() {
+		ctx, span = t.Start(ctx, "log.append", trace.WithAttributes(attribute.Int("linkd.events", len(events))))
+		defer span.End()
+	}
 	acks, err := n.log.Append(ctx, events)
 	if err != nil {
+		if span != nil {
+			span.SetStatus(codes.Error, linkd.ErrorMessage(err))
+		}
 		return nil, err
+	}
+	if span != nil {
+		n.traced(span, acks)
 	}
 	n.roster.Learn(events)
 	return acks, nil
+}
+
+// traced notes which log entries an append wrote, so the frames that carry
+// them to peers continue its trace.
+func (n *Node) traced(span trace.Span, acks []linkd.Ack) {
+	first, last := int64(-1), int64(-1)
+	for _, a := range acks {
+		if a.Duplicate {
+			continue
+		}
+		if first < 0 || a.LogIndex < first {
+			first = a.LogIndex
+		}
+		last = max(last, a.LogIndex)
+	}
+	if first < 0 {
+		return
+	}
+	span.SetAttributes(attribute.Int64("linkd.log_index.first", first), attribute.Int64("linkd.log_index.last", last))
+	n.tracing.Index().Add(first, last, span.SpanContext())
 }
 
 // Ingest records a batch as POST /v1/events does.

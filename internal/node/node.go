@@ -20,6 +20,8 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"golang.org/x/time/rate"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/linkd-dev/linkd"
 	"github.com/linkd-dev/linkd/docs"
 	"github.com/linkd-dev/linkd/internal/access"
@@ -33,6 +35,7 @@ import (
 	"github.com/linkd-dev/linkd/internal/roster"
 	"github.com/linkd-dev/linkd/internal/store"
 	"github.com/linkd-dev/linkd/internal/subscribe"
+	"github.com/linkd-dev/linkd/internal/telemetry"
 )
 
 // Node is one running party node.
@@ -47,6 +50,7 @@ type Node struct {
 	roster  *roster.Roster
 	alerts  *alerts.Store
 	links   *link.Manager
+	tracing *telemetry.Tracing
 	cosigs  *cosignatures
 	feed    *subscribe.Feed
 	subs    *subscribe.Manager
@@ -88,6 +92,13 @@ func Open(cfg Config, logger *slog.Logger) (n *Node, err error) {
 			n.Close()
 		}
 	}()
+	traces := cfg.Traces
+	if traces.File != "" {
+		traces.File = cfg.Path(traces.File)
+	}
+	if n.tracing, err = telemetry.Open(context.Background(), traces, party.ID, logger); err != nil {
+		return nil, err
+	}
 	if n.db, err = store.Open(cfg.Path(cfg.Data), store.Options{Logger: logger}); err != nil {
 		return nil, err
 	}
@@ -137,6 +148,7 @@ func Open(cfg Config, logger *slog.Logger) (n *Node, err error) {
 		Allocations:  func() any { return n.Allocations() },
 		Verification: func(ctx context.Context, id string) (any, error) { return n.Verify(ctx, id) },
 		Rules:        rulesAPI{n},
+		Tracer:       n.tracer(),
 		// The dashboard of this node's party; the page asks for a token.
 		Extra: map[string]http.Handler{"/dashboard/": http.StripPrefix("/dashboard", dashboard.Handler(dashboard.Config{
 			Title: party.Name, Mode: dashboard.ModeNode, Nodes: []dashboard.Node{{Party: party, Base: ""}}}))},
@@ -273,6 +285,13 @@ func (n *Node) Close() error {
 	if n.db != nil {
 		errs = append(errs, n.db.Close())
 	}
+	if n.tracing != nil {
+		tctx, tcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := n.tracing.Close(tctx); err != nil {
+			n.logger.Warn("exporting the last traces failed", "err", err)
+		}
+		tcancel()
+	}
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
@@ -282,6 +301,14 @@ func (n *Node) Close() error {
 	}
 	n.logger.Info("node closed", "log_size", size)
 	return nil
+}
+
+// tracer is the node's tracer, nil when it records no spans.
+func (n *Node) tracer() trace.Tracer {
+	if !n.tracing.On() {
+		return nil
+	}
+	return n.tracing.Tracer()
 }
 
 // Party is who the node records for.
