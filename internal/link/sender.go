@@ -111,6 +111,9 @@ func (s *sender) run(ctx context.Context) {
 		gossip.Stop()
 	}
 	defer gossip.Stop()
+	cosignIdle := time.NewTimer(cosignAfterIdle)
+	cosignIdle.Stop()
+	defer cosignIdle.Stop()
 	for ctx.Err() == nil {
 		var err error
 		if cursor < 0 {
@@ -119,12 +122,20 @@ func (s *sender) run(ctx context.Context) {
 			cursor, err = s.send(ctx, cursor)
 		} else {
 			s.caughtUp()
+			// A cosignature of where the burst ended is asked for once the
+			// log has been idle a moment, never between a commit and its
+			// frame: the peer fsyncs before it cosigns, and a frame waiting
+			// on that round trip would add it to the propagation time.
+			var idle <-chan time.Time
 			if s.cosignedAt < cursor && s.m.cfg.OnCosigned != nil {
-				s.requestCosignature(ctx)
+				cosignIdle.Reset(cosignAfterIdle)
+				idle = cosignIdle.C
 			}
 			select {
 			case <-ctx.Done():
 			case <-s.wake:
+			case <-idle:
+				s.requestCosignature(ctx)
 			case <-gossip.C:
 				s.gossip(ctx)
 				gossip.Reset(s.m.cfg.GossipEvery)
@@ -293,6 +304,10 @@ func endSpans(spans []trace.Span, status int, err error, bytes, payloads, hashes
 		span.End()
 	}
 }
+
+// cosignAfterIdle is how long a caught-up sender waits for the next commit
+// before it asks the peer to cosign the checkpoint it holds.
+const cosignAfterIdle = 100 * time.Millisecond
 
 // frameType is the media type of a frame on the wire (zstd-compressed).
 const frameType = "application/vnd.linkd.frame"
