@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Size limits on one event. They bound every string a client can send, so a
@@ -23,7 +24,14 @@ const (
 // with a field path under prefix ("" or "events[3]."). It does not look at
 // the log: retraction targets and duplicate ids are checked when appending.
 func (e *Event) Validate(prefix string) []Problem {
-	v := validator{prefix: prefix}
+	v := validator{prefix: prefix, batch: -1}
+	e.validate(&v)
+	return v.probs
+}
+
+// validate adds e's problems to v. Field paths are built only for problems,
+// so a valid event costs no formatting.
+func (e *Event) validate(v *validator) {
 	v.uuid("eventID", e.EventID, false)
 	switch e.EventType {
 	case Shipment, Transport, Equipment, Inventory:
@@ -92,16 +100,17 @@ func (e *Event) Validate(prefix string) []Problem {
 	}
 	v.listLen("references", len(e.References))
 	for i, r := range e.References {
-		p := fmt.Sprintf("references[%d].", i)
-		v.code(p+"referenceType", r.ReferenceType, ReferenceTypes, true)
+		v.item("references", i)
+		v.code("referenceType", r.ReferenceType, ReferenceTypes, true)
 		if r.ReferenceValue == "" {
-			v.add(p+"referenceValue", "required")
+			v.add("referenceValue", "required")
 		}
-		v.text(p+"referenceValue", r.ReferenceValue, maxShortString)
+		v.text("referenceValue", r.ReferenceValue, maxShortString)
 	}
+	v.item("", 0)
 
 	if e.EventLocation != nil {
-		v.location("eventLocation.", e.EventLocation)
+		v.location("eventLocation", e.EventLocation)
 	}
 	if tc := e.TransportCall; tc != nil {
 		v.text("transportCall.transportCallID", tc.TransportCallID, maxMediumString)
@@ -113,7 +122,7 @@ func (e *Event) Validate(prefix string) []Problem {
 				v.add("transportCall.location", "required for TRANSPORT events")
 			}
 		} else {
-			v.location("transportCall.location.", tc.Location)
+			v.location("transportCall.location", tc.Location)
 		}
 		if vs := tc.Vessel; vs != nil {
 			if vs.VesselIMONumber != "" {
@@ -136,38 +145,51 @@ func (e *Event) Validate(prefix string) []Problem {
 		}
 	}
 	v.listLen("parties", len(e.Parties))
-	seen := map[string]bool{}
-	for i, p := range e.Parties {
-		f := fmt.Sprintf("parties[%d]", i)
-		if why := checkPartyID(p.Party); why != "" {
-			v.add(f+".party", why)
-		} else if seen[p.Party] {
-			v.add(f+".party", fmt.Sprintf("%s is listed twice", p.Party))
+	// Lists are short (MaxListLen), so a scan beats a map.
+	listed := func(id string, n int) bool {
+		for _, q := range e.Parties[:n] {
+			if q.Party == id {
+				return true
+			}
 		}
-		seen[p.Party] = true
+		return false
+	}
+	for i, p := range e.Parties {
+		v.item("parties", i)
+		if why := checkPartyID(p.Party); why != "" {
+			v.add("party", why)
+		} else if listed(p.Party, i) {
+			v.add("party", fmt.Sprintf("%s is listed twice", p.Party))
+		}
 		if !knownRole(p.Role) {
-			v.add(f+".role", fmt.Sprintf("unknown role %q; known: %s", p.Role, roleList()))
+			v.add("role", fmt.Sprintf("unknown role %q; known: %s", p.Role, roleList()))
 		}
 	}
+	v.item("", 0)
 	v.listLen("visibility", len(e.Visibility))
 	for i, p := range e.Visibility {
-		f := fmt.Sprintf("visibility[%d]", i)
+		v.item("visibility", i)
 		if why := checkPartyID(p); why != "" {
-			v.add(f, why)
-		} else if len(e.Parties) > 0 && !seen[p] && p != e.Origin {
-			v.add(f, fmt.Sprintf("%s is not on the shipment's party list; visibility can only narrow it", p))
+			v.add("", why)
+		} else if len(e.Parties) > 0 && !listed(p, len(e.Parties)) && p != e.Origin {
+			v.add("", fmt.Sprintf("%s is not on the shipment's party list; visibility can only narrow it", p))
 		}
 	}
+	v.item("", 0)
 	v.listLen("residency", len(e.Residency))
 	for i, r := range e.Residency {
 		if !KnownJurisdiction(r) {
-			v.add(fmt.Sprintf("residency[%d]", i), fmt.Sprintf("unknown jurisdiction %q; use ISO 3166 country codes or EU, EEA, ASEAN", r))
+			v.item("residency", i)
+			v.add("", fmt.Sprintf("unknown jurisdiction %q; use ISO 3166 country codes or EU, EEA, ASEAN", r))
 		}
 	}
+	v.item("", 0)
 	v.listLen("causedBy", len(e.CausedBy))
 	for i, id := range e.CausedBy {
-		v.uuid(fmt.Sprintf("causedBy[%d]", i), id, true)
+		v.item("causedBy", i)
+		v.uuid("", id, true)
 	}
+	v.item("", 0)
 	v.uuid("retractedEventID", e.RetractedEventID, false)
 	v.uuid("supersedesEventID", e.SupersedesEventID, false)
 	if e.RetractedEventID != "" && e.SupersedesEventID != "" {
@@ -176,48 +198,55 @@ func (e *Event) Validate(prefix string) []Problem {
 	if e.EventID != "" && (e.EventID == e.RetractedEventID || e.EventID == e.SupersedesEventID) {
 		v.add("eventID", "an event cannot retract or supersede itself")
 	}
-	return v.probs
 }
 
 // CheckBatch validates a batch for appending to self's log: every event's own
 // rules, the origin, residency against self's jurisdiction, and ids repeated
 // within the batch. It returns a *ValidationError listing every problem.
 func CheckBatch(events []Event, self Party) error {
-	var probs []Problem
 	if len(events) == 0 {
 		return &ValidationError{Problems: []Problem{{"", "the batch has no events"}}}
 	}
 	if len(events) > MaxBatchEvents {
 		return &Error{Code: ETooLarge, Message: fmt.Sprintf("the batch has %d events; at most %d per append", len(events), MaxBatchEvents)}
 	}
-	ids := make(map[string]int, len(events))
+	var ids map[string]int
+	v := validator{batch: -1}
 	for i := range events {
 		e := &events[i]
-		prefix := ""
 		if len(events) > 1 {
-			prefix = fmt.Sprintf("events[%d].", i)
+			v.batch = i
 		}
-		probs = append(probs, e.Validate(prefix)...)
+		e.validate(&v)
 		if e.Origin != "" && e.Origin != self.ID {
-			probs = append(probs, Problem{prefix + "origin", fmt.Sprintf("this node records events for %s only, not %s", self.ID, e.Origin)})
+			v.add("origin", fmt.Sprintf("this node records events for %s only, not %s", self.ID, e.Origin))
 		}
 		if !self.Admits(e.Residency) {
-			probs = append(probs, Problem{prefix + "residency", fmt.Sprintf("%v excludes this node's jurisdiction %v: the payload may not be stored here", e.Residency, self.Jurisdiction)})
+			v.add("residency", fmt.Sprintf("%v excludes this node's jurisdiction %v: the payload may not be stored here", e.Residency, self.Jurisdiction))
 		}
 		if e.EventID != "" {
+			if ids == nil {
+				ids = make(map[string]int, len(events))
+			}
 			if j, dup := ids[e.EventID]; dup {
-				probs = append(probs, Problem{prefix + "eventID", fmt.Sprintf("repeats the id of events[%d] in the same batch", j)})
+				v.add("eventID", fmt.Sprintf("repeats the id of events[%d] in the same batch", j))
 			}
 			ids[e.EventID] = i
 		}
 	}
-	if len(probs) > 0 {
-		return &ValidationError{Problems: probs}
+	if len(v.probs) > 0 {
+		return &ValidationError{Problems: v.probs}
 	}
 	return nil
 }
 
+// validator collects problems. A problem's field path is built when it is
+// added: [events[batch].]prefix[list[idx].]sub.field.
 type validator struct {
+	batch  int    // the event's index in a batch, -1 for none
+	list   string // a list whose item is being checked ("" for none)
+	idx    int    // that item's index
+	sub    string // a nested object being checked, such as "eventLocation"
 	prefix string
 	probs  []Problem
 }
@@ -332,12 +361,29 @@ func checkSHA256Hex(h string) string {
 	return ""
 }
 
+// item makes the following fields those of item i of list; "" ends it.
+func (v *validator) item(list string, i int) { v.list, v.idx = list, i }
+
 func (v *validator) add(field, reason string) {
-	f := v.prefix + field
-	if field == "" {
-		f = strings.TrimSuffix(v.prefix, ".")
+	var b strings.Builder
+	if v.batch >= 0 {
+		b.WriteString("events[")
+		b.WriteString(strconv.Itoa(v.batch))
+		b.WriteString("].")
 	}
-	v.probs = append(v.probs, Problem{f, reason})
+	b.WriteString(v.prefix)
+	if v.list != "" {
+		b.WriteString(v.list)
+		b.WriteByte('[')
+		b.WriteString(strconv.Itoa(v.idx))
+		b.WriteString("].")
+	}
+	if v.sub != "" {
+		b.WriteString(v.sub)
+		b.WriteByte('.')
+	}
+	b.WriteString(field)
+	v.probs = append(v.probs, Problem{strings.TrimSuffix(b.String(), "."), reason})
 }
 
 func (v *validator) code(field, val string, table map[string]string, required bool) {
@@ -372,7 +418,16 @@ func (v *validator) ref(field, val string, max int) {
 	}
 }
 
+// Instants a day inside 1970-2200, whose year is in range in any zone.
+var (
+	yearsFrom  = time.Date(1970, 1, 2, 0, 0, 0, 0, time.UTC).Unix()
+	yearsUntil = time.Date(2200, 12, 31, 0, 0, 0, 0, time.UTC).Unix()
+)
+
 func (v *validator) year(field string, t Time) {
+	if u := t.Unix(); u >= yearsFrom && u < yearsUntil {
+		return
+	}
 	if !t.IsZero() && (t.Year() < 1970 || t.Year() > 2200) {
 		v.add(field, fmt.Sprintf("year %d is outside 1970-2200", t.Year()))
 	}
@@ -396,23 +451,25 @@ func (v *validator) uuid(field, val string, required bool) {
 	}
 }
 
-func (v *validator) location(prefix string, l *Location) {
-	v.text(prefix+"locationName", l.LocationName, maxMediumString)
+func (v *validator) location(path string, l *Location) {
+	defer func(sub string) { v.sub = sub }(v.sub)
+	v.sub = path
+	v.text("locationName", l.LocationName, maxMediumString)
 	if l.UNLocationCode == "" && l.FacilityCode == "" && l.LocationName == "" {
-		v.add(strings.TrimSuffix(prefix, "."), "names no place: give UNLocationCode, facilityCode or locationName")
+		v.add("", "names no place: give UNLocationCode, facilityCode or locationName")
 	}
 	if l.UNLocationCode != "" {
 		if why := checkUNLocode(l.UNLocationCode); why != "" {
-			v.add(prefix+"UNLocationCode", why)
+			v.add("UNLocationCode", why)
 		}
 	}
-	v.text(prefix+"facilityCode", l.FacilityCode, 6)
+	v.text("facilityCode", l.FacilityCode, 6)
 	if l.FacilityCode != "" && l.FacilityCodeListProvider == "" {
-		v.add(prefix+"facilityCodeListProvider", "required with facilityCode: SMDG or BIC")
+		v.add("facilityCodeListProvider", "required with facilityCode: SMDG or BIC")
 	}
-	v.code(prefix+"facilityCodeListProvider", l.FacilityCodeListProvider, FacilityCodeListProviders, false)
-	v.coord(prefix+"latitude", l.Latitude, 90)
-	v.coord(prefix+"longitude", l.Longitude, 180)
+	v.code("facilityCodeListProvider", l.FacilityCodeListProvider, FacilityCodeListProviders, false)
+	v.coord("latitude", l.Latitude, 90)
+	v.coord("longitude", l.Longitude, 180)
 }
 
 func (v *validator) coord(field, val string, limit float64) {
