@@ -105,8 +105,8 @@ func TestValidate(t *testing.T) {
 			[]linkd.Problem{
 				{Field: "action.record.eventClassifierCode", Reason: "required; one of ACT, EST, PLN"},
 				{Field: "action.record.eventTypeCode", Reason: "required; one of APPR, CANC, CMPL, CONF, DRFT, HOLD, ISSU, PENA, PENU, RECE, REJE, RELS, …"}}},
-		{"unknown document type", record(func(a *RecordAction) { a.DocumentTypeCode = "INV" }),
-			[]linkd.Problem{{Field: "action.record.documentTypeCode", Reason: `unknown code "INV"; one of ARN, BKG, CAS, CBR, CUS, DGD, OOG, SHI, SRM, TRD, VGM`}}},
+		{"unknown document type", record(func(a *RecordAction) { a.DocumentTypeCode = "INVOICE" }),
+			[]linkd.Problem{{Field: "action.record.documentTypeCode", Reason: `unknown code "INVOICE"; one of ARN, BKG, CAS, CBR, COO, CUS, DGD, INV, OOG, PHY, PKL, SHI, …`}}},
 		{"reason too long", record(func(a *RecordAction) { a.Reason = strings.Repeat("r", 5001) }),
 			[]linkd.Problem{{Field: "action.record.reason", Reason: "5001 bytes; at most 5000"}}},
 		{"equipment without empty indicator", record(func(a *RecordAction) { a.EventType, a.EventTypeCode = linkd.Equipment, "INSP" }),
