@@ -12,6 +12,10 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	// The binary carries the time zone database, so a rule's CEL time
+	// functions and event times in named zones mean the same on every host,
+	// also one without /usr/share/zoneinfo (a scratch container).
+	_ "time/tzdata"
 
 	"github.com/spf13/cobra"
 )
