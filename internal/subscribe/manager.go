@@ -9,6 +9,10 @@
 // the retry horizon passes, when it goes to the subscription's dead letters
 // and an alert is raised. A receiver that fails holds up only its own
 // subscription.
+//
+// A webhook's body is JSON, or for partners who want EDI an IFTSTA or X12
+// 315 interchange (see internal/edi), signed the same way; events the
+// format cannot express are skipped and counted. Streams are JSON.
 package subscribe
 
 import (
@@ -18,12 +22,14 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/linkd-dev/linkd"
+	"github.com/linkd-dev/linkd/internal/edi"
 	"github.com/linkd-dev/linkd/internal/expr"
 	"github.com/linkd-dev/linkd/internal/webhook"
 )
@@ -92,6 +98,7 @@ type Status struct {
 	LastError string    `json:"lastError,omitempty"`
 	LastOK    time.Time `json:"lastDelivered,omitzero"`
 	Pending   string    `json:"retrying,omitempty"` // the event being retried
+	Skipped   int64     `json:"skipped,omitempty"`  // events the format cannot express
 }
 
 // New opens the subscriptions in cfg.DB. Start begins delivering.
@@ -159,6 +166,12 @@ type Request struct {
 	URL      string      `json:"url,omitempty"`    // webhook callback
 	Secret   string      `json:"secret,omitempty"` // whsec_…; "" lets the node make one
 	From     string      `json:"from,omitempty"`   // "start": every event held; "" or "now": only new ones
+	// Format is a webhook's body: json (or ""), iftsta or x12-315. EDI
+	// formats need EDIRecipient, the partner's interchange id (UNB 0010,
+	// ISA08); EDISender is this node's ("" means its party id in capitals).
+	Format       string `json:"format,omitempty"`
+	EDISender    string `json:"ediSender,omitempty"`
+	EDIRecipient string `json:"ediRecipient,omitempty"`
 }
 
 // Created is the answer to a creation: the subscription and, for webhooks,
@@ -179,6 +192,11 @@ type View struct {
 	Paused   bool        `json:"paused"`
 	Created  time.Time   `json:"created"`
 	Status   *StatusView `json:"status,omitempty"`
+	// Format is what the deliveries carry: json, iftsta or x12-315, from
+	// EDISender to EDIRecipient for the EDI formats.
+	Format       string `json:"format"`
+	EDISender    string `json:"ediSender,omitempty"`
+	EDIRecipient string `json:"ediRecipient,omitempty"`
 }
 
 // StatusView is a snapshot of Status.
@@ -189,7 +207,8 @@ type StatusView struct {
 	LastError string    `json:"lastError,omitempty"`
 	LastOK    time.Time `json:"lastDelivered,omitzero"`
 	Retrying  string    `json:"retrying,omitempty"`
-	Lag       int64     `json:"lag"` // entries of the feed not yet passed
+	Lag       int64     `json:"lag"`               // entries of the feed not yet passed
+	Skipped   int64     `json:"skipped,omitempty"` // matching events the subscription's EDI format cannot express
 }
 
 // Create validates r and stores a new subscription owned by owner.
@@ -211,6 +230,9 @@ func (m *Manager) Create(ctx context.Context, owner string, r Request) (Created,
 		add("from", fmt.Sprintf("%q: want now or start", clip(r.From)))
 	}
 	sub := &Subscription{ID: newID(), Name: r.Name, Owner: owner, Filter: r.Filter, Delivery: r.Delivery, Created: time.Now().UTC()}
+	for _, p := range m.checkFormat(r, sub) {
+		add(p.Field, p.Reason)
+	}
 	var secret string
 	switch r.Delivery {
 	case Stream:
@@ -298,7 +320,11 @@ func (m *Manager) Get(c Caller, id string) (*Subscription, error) {
 func (m *Manager) View(sub *Subscription) View { return m.view(sub) }
 
 func (m *Manager) view(sub *Subscription) View {
-	v := View{ID: sub.ID, Name: sub.Name, Owner: sub.Owner, Filter: sub.Filter, Delivery: sub.Delivery, URL: sub.URL, Paused: sub.Paused, Created: sub.Created}
+	v := View{ID: sub.ID, Name: sub.Name, Owner: sub.Owner, Filter: sub.Filter, Delivery: sub.Delivery, URL: sub.URL, Paused: sub.Paused, Created: sub.Created,
+		Format: FormatJSON, EDISender: sub.EDISender, EDIRecipient: sub.EDIRecipient}
+	if sub.Format != "" {
+		v.Format = sub.Format
+	}
 	if sub.Delivery == Webhook {
 		sv := &StatusView{}
 		m.mu.Lock()
@@ -307,6 +333,7 @@ func (m *Manager) view(sub *Subscription) View {
 		if w != nil {
 			w.status.mu.Lock()
 			sv.Delivered, sv.Failed, sv.Dead, sv.LastError, sv.LastOK, sv.Retrying = w.status.Delivered, w.status.Failed, w.status.Dead, w.status.LastError, w.status.LastOK, w.status.Pending
+			sv.Skipped = w.status.Skipped
 			w.status.mu.Unlock()
 		}
 		if cur, err := m.st.cursor(sub.ID); err == nil {
@@ -547,11 +574,21 @@ func (m *Manager) deliver(ctx context.Context, sub *Subscription, matcher *expr.
 // deliverOne delivers one event, with retries, or dead-letters it. It
 // returns an error only when ctx ended, leaving the cursor at the event.
 func (m *Manager) deliverOne(ctx context.Context, sub *Subscription, secrets []webhook.Secret, st *Status, it Item) error {
-	body, err := json.Marshal(message(sub.ID, it))
+	id := "evt_" + it.Party + "_" + strconv.FormatInt(it.Index, 10) + "_" + sub.ID
+	body, contentType, err := m.body(sub, id, it)
 	if err != nil {
 		return err
 	}
-	req := webhook.Request{URL: sub.URL, ID: "evt_" + it.Party + "_" + strconv.FormatInt(it.Index, 10) + "_" + sub.ID, Body: body, Secrets: secrets,
+	if body == nil {
+		// The format cannot express this event (an INVENTORY event as
+		// IFTSTA): nothing to deliver, and the cursor moves on.
+		st.mu.Lock()
+		st.Skipped++
+		st.mu.Unlock()
+		m.log.Debug("event not expressible in the subscription's format; skipped", "subscription", sub.ID, "event_id", it.Event.EventID, "format", sub.Format)
+		return nil
+	}
+	req := webhook.Request{URL: sub.URL, ID: id, Body: body, ContentType: contentType, Secrets: secrets,
 		Header: map[string][]string{"Subscription-Id": {sub.ID}}}
 	st.mu.Lock()
 	st.Pending = it.Event.EventID
@@ -609,6 +646,72 @@ func (m *Manager) deliverOne(ctx context.Context, sub *Subscription, secrets []w
 			Message: fmt.Sprintf("subscription %s gave up delivering event %s to its webhook after %d attempts: %s; see GET /v1/subscriptions/%s/dead-letters", sub.ID, it.Event.EventID, out.Attempts, out.Message, sub.ID)})
 	}
 	return nil
+}
+
+// body is what a delivery of it carries, in the subscription's format, and
+// its media type. A nil body means the format cannot express the event.
+func (m *Manager) body(sub *Subscription, id string, it Item) ([]byte, string, error) {
+	if sub.Format == "" || sub.Format == FormatJSON {
+		b, err := json.Marshal(message(sub.ID, it))
+		return b, "application/json", err
+	}
+	f := edi.Format(sub.Format)
+	// Prepared at the time the origin recorded the event, so every retry
+	// sends the same bytes with the same control number.
+	prepared := time.Now().UTC()
+	if it.Event.HLC != 0 {
+		prepared = time.UnixMilli(it.Event.HLC.WallMillis()).UTC()
+	}
+	env := edi.Envelope{Sender: sub.EDISender, Recipient: sub.EDIRecipient, ControlNumber: edi.ControlNumber(id), Time: prepared}
+	if env.Sender == "" {
+		env.Sender = strings.ToUpper(m.cfg.Self.ID)
+	}
+	data, _, err := edi.Render(f, []linkd.Recorded{{Event: *it.Event, LogIndex: it.Index}}, env)
+	if err != nil {
+		return nil, "", fmt.Errorf("subscription %s: render %s: %w", sub.ID, f, err)
+	}
+	return data, f.ContentType(), nil
+}
+
+// checkFormat checks a request's format and EDI addressing, and sets them
+// on sub.
+func (m *Manager) checkFormat(r Request, sub *Subscription) []linkd.Problem {
+	var probs []linkd.Problem
+	add := func(f, why string) { probs = append(probs, linkd.Problem{Field: f, Reason: why}) }
+	switch r.Format {
+	case "", FormatJSON:
+		if r.EDISender != "" || r.EDIRecipient != "" {
+			add("ediRecipient", "only for format iftsta or x12-315")
+		}
+		return probs
+	case FormatIFTSTA, FormatX12315:
+	default:
+		add("format", fmt.Sprintf("%q: want json, iftsta or x12-315", clip(r.Format)))
+		return probs
+	}
+	if r.Delivery == Stream {
+		add("format", "a stream delivers JSON only (Server-Sent Events); use delivery webhook for iftsta or x12-315")
+		return probs
+	}
+	f := edi.Format(r.Format)
+	sender := r.EDISender
+	if sender == "" {
+		sender = strings.ToUpper(m.cfg.Self.ID)
+	}
+	if r.EDIRecipient == "" {
+		add("ediRecipient", fmt.Sprintf("required for format %s: the partner's interchange id (UNB 0010, ISA08)", f))
+	} else if err := edi.CheckEnvelope(f, edi.Envelope{Sender: "X", Recipient: r.EDIRecipient}); err != nil {
+		add("ediRecipient", strings.TrimPrefix(err.Error(), "edi: "))
+	}
+	if err := edi.CheckEnvelope(f, edi.Envelope{Sender: sender, Recipient: "X"}); err != nil {
+		why := strings.TrimPrefix(err.Error(), "edi: ")
+		if r.EDISender == "" {
+			why += "; give ediSender, this node's interchange id"
+		}
+		add("ediSender", why)
+	}
+	sub.Format, sub.EDISender, sub.EDIRecipient = r.Format, r.EDISender, r.EDIRecipient
+	return probs
 }
 
 // reason is an error's words for a problem's reason: a domain error's

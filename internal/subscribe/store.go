@@ -13,6 +13,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/linkd-dev/linkd"
+	"github.com/linkd-dev/linkd/internal/edi"
 	"github.com/linkd-dev/linkd/internal/expr"
 )
 
@@ -33,6 +34,13 @@ const (
 	Webhook = "webhook" // pushed to URL, signed
 )
 
+// Body formats of a webhook delivery.
+const (
+	FormatJSON   = "json"                   // the Message, as JSON (the default)
+	FormatIFTSTA = string(edi.FormatIFTSTA) // a UN/EDIFACT IFTSTA interchange
+	FormatX12315 = string(edi.Format315)    // an ANSI X12 315 interchange
+)
+
 // Subscription is a filter over the feed with a delivery.
 type Subscription struct {
 	ID       string      `json:"id"`
@@ -43,6 +51,12 @@ type Subscription struct {
 	URL      string      `json:"url,omitempty"` // webhook callback
 	Paused   bool        `json:"paused"`
 	Created  time.Time   `json:"created"`
+
+	// Format is what a webhook delivery's body is: "" (JSON) or an EDI
+	// format (iftsta, x12-315) addressed from EDISender to EDIRecipient.
+	Format       string `json:"format,omitempty"`
+	EDISender    string `json:"ediSender,omitempty"`
+	EDIRecipient string `json:"ediRecipient,omitempty"`
 
 	// Secrets sign webhook deliveries, newest first; during a rotation the
 	// old one stays until Expires. Never shown after creation or rotation.
