@@ -100,6 +100,8 @@ type Log struct {
 	isNew    []bool               // scratch for check
 
 	stats Stats
+
+	repl *replication // nil for a single node; see OpenReplicated
 }
 
 // Stats counts the log's work since Open.
@@ -110,10 +112,11 @@ type Stats struct {
 }
 
 type request struct {
-	events []entry
-	acks   []linkd.Ack
-	err    error
-	done   chan struct{}
+	events    []entry
+	acks      []linkd.Ack
+	err       error
+	done      chan struct{}
+	committed func([]linkd.Ack) // see AppendNotify; nil for none
 }
 
 // entry is what the sequencer needs of one event: its canonical encoding and
@@ -152,6 +155,21 @@ type group struct {
 // Open opens the log in db, recovering its state from what is durable, and
 // starts its write path. Close it before closing db.
 func Open(db *pebble.DB, cfg Config) (*Log, error) {
+	l, err := open(db, cfg)
+	if err != nil {
+		return nil, err
+	}
+	l.wg.Add(2)
+	go l.sequence()
+	go l.sync()
+	l.logger.Info("log open", "log_size", l.durable, "origin", l.origin)
+	return l, nil
+}
+
+// open makes the log and recovers its durable state without starting a
+// write path: Open starts the single node's, OpenReplicated a cluster
+// member's.
+func open(db *pebble.DB, cfg Config) (*Log, error) {
 	if err := cfg.Self.Validate(); err != nil {
 		return nil, fmt.Errorf("open log: party: %w", err)
 	}
@@ -195,10 +213,6 @@ func Open(db *pebble.DB, cfg Config) (*Log, error) {
 		return nil, err
 	}
 	l.clock = hlc.New(cfg.Now, lastHLC)
-	l.wg.Add(2)
-	go l.sequence()
-	go l.sync()
-	l.logger.Info("log open", "log_size", l.durable, "origin", origin)
 	return l, nil
 }
 
@@ -300,13 +314,21 @@ func (l *Log) Stats() *Stats { return &l.stats }
 // with a conflict. If ctx ends first, the events may still be recorded:
 // retry with the same event ids to learn their indexes.
 func (l *Log) Append(ctx context.Context, events []linkd.Event) ([]linkd.Ack, error) {
+	return l.AppendNotify(ctx, events, nil)
+}
+
+// AppendNotify is Append that also calls committed with the acks once the
+// batch is durable, on the log's commit goroutine and before OnCommit, so
+// before anyone told of the commit (a link sender) can read the events.
+// committed must return quickly; it is not called for a rejected batch.
+func (l *Log) AppendNotify(ctx context.Context, events []linkd.Event, committed func([]linkd.Ack)) ([]linkd.Ack, error) {
 	if err := l.stopErr(); err != nil {
 		return nil, err
 	}
 	if err := linkd.CheckBatch(events, l.self); err != nil {
 		return nil, err
 	}
-	r := &request{events: make([]entry, len(events)), done: make(chan struct{})}
+	r := &request{events: make([]entry, len(events)), done: make(chan struct{}), committed: committed}
 	// One buffer holds the canonical encodings of the request's events.
 	buf := make([]byte, 0, len(events)*canonGuess)
 	var derived map[string]int
@@ -337,14 +359,24 @@ func (l *Log) Append(ctx context.Context, events []linkd.Event) ([]linkd.Ack, er
 	case <-l.closing:
 		return nil, linkd.ErrClosed
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, gaveUp(ctx, false)
 	}
 	select {
 	case <-r.done:
 		return r.acks, r.err
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, gaveUp(ctx, true)
 	}
+}
+
+// gaveUp is the error of an append whose caller stopped waiting: an
+// unavailable error a client can act on (it wraps ctx's error for errors.Is).
+func gaveUp(ctx context.Context, taken bool) error {
+	msg := "the append was not taken before the request ended; nothing was recorded"
+	if taken {
+		msg = "the request ended before the append was durable; it may still be recorded: send the same events again to learn their indexes"
+	}
+	return &linkd.Error{Code: linkd.EUnavailable, Message: msg, Err: ctx.Err()}
 }
 
 func (l *Log) stopErr() error {
@@ -698,6 +730,11 @@ func (l *Log) sync() {
 				prev := l.durable
 				l.durable, l.checkpoint, l.cp = g.size, g.note, g.cp
 				l.mu.Unlock()
+				for _, r := range g.reqs {
+					if r.committed != nil && r.err == nil {
+						r.committed(r.acks)
+					}
+				}
 				if l.onCommit != nil {
 					l.onCommit(CommitInfo{Events: int(g.size - prev), Requests: len(g.reqs), SyncDuration: took, Size: g.size})
 				}
