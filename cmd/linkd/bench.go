@@ -40,7 +40,8 @@ func newBenchCmd() *cobra.Command {
 			stop()
 		}
 	}
-	cmd.AddCommand(newBenchIngestCmd(), newBenchHTTPCmd(), newBenchShipmentCmd(), newBenchPropagationCmd(), newBenchReallocationCmd(), newBenchWebhooksCmd())
+	cmd.AddCommand(newBenchIngestCmd(), newBenchHTTPCmd(), newBenchShipmentCmd(), newBenchPropagationCmd(), newBenchReallocationCmd(), newBenchWebhooksCmd(),
+		newBenchEDICmd(), newBenchDocsCmd(), newBenchFailoverCmd())
 	return cmd
 }
 

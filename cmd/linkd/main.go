@@ -84,6 +84,6 @@ of them and verifies the proof offline.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newInitCmd(), newNodeCmd(), newEventCmd(), newShipmentCmd(), newLogCmd(), newTokenCmd(), newPeerCmd(),
-		newVerifyCmd(), newBenchCmd(), newDemoCmd(), newSubCmd(), newWatchCmd(), newRulesCmd())
+		newVerifyCmd(), newBenchCmd(), newDemoCmd(), newSubCmd(), newWatchCmd(), newRulesCmd(), newEDICmd(), newDocCmd(), newClusterCmd())
 	return root
 }

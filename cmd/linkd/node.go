@@ -76,6 +76,7 @@ then any region tags it belongs to (EU, EEA, ASEAN); residency rules trust it.`,
 
 func newNodeCmd() *cobra.Command {
 	var cfgPath string
+	var cl node.ClusterConfig // --cluster, --join, --join-token
 	cmd := &cobra.Command{
 		Use:   "node --config FILE",
 		Short: "Run a party's node",
@@ -87,11 +88,18 @@ On SIGTERM it drains: /readyz answers 503 at once, new connections are
 refused, requests in flight get shutdown_grace to finish, and the store closes
 cleanly. Every event acknowledged before is durable.
 
+With --cluster the node is one member of the party's Raft cluster, set up by
+the config's cluster: section (docs/cluster.md). The first member starts the
+cluster and writes its join token to the cluster directory; the others join
+with --join URL --join-token TOKEN. A restarted member needs only --cluster.
+
 Logs go to standard error, as text or JSON (log.format in the config).
 Exit status: 0 after a clean shutdown, 1 when the node failed, 2 for a bad
 config.`,
-		Example: `  linkd node --config /var/lib/linkd/linkd.yaml`,
-		Args:    cobra.NoArgs,
+		Example: `  linkd node --config /var/lib/linkd/linkd.yaml
+  linkd node --config m1.yaml --cluster
+  linkd node --config m2.yaml --cluster --join https://10.0.0.1:7443 --join-token lkj_…`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if cfgPath == "" {
 				cfgPath = os.Getenv("LINKD_CONFIG")
@@ -102,6 +110,13 @@ config.`,
 			cfg, err := node.LoadConfig(cfgPath)
 			if err != nil {
 				return &exitError{exitUsage, err}
+			}
+			cfg.Cluster.Enabled, cfg.Cluster.JoinURL = cl.Enabled || cl.JoinURL != "", cl.JoinURL
+			if cl.JoinURL != "" {
+				cfg.Cluster.JoinToken = first(cl.JoinToken, os.Getenv("LINKD_JOIN_TOKEN"))
+			}
+			if err := cfg.Validate(); err != nil {
+				return &exitError{exitUsage, fmt.Errorf("config %s: %w", cfgPath, err)}
 			}
 			logger := newLogger(cmd.ErrOrStderr(), cfg.Log)
 			n, err := node.Open(cfg, logger)
@@ -120,6 +135,9 @@ config.`,
 		},
 	}
 	cmd.Flags().StringVar(&cfgPath, "config", "", "config file (default $LINKD_CONFIG)")
+	cmd.Flags().BoolVar(&cl.Enabled, "cluster", false, "run as a member of the party's Raft cluster (the config's cluster: section; docs/cluster.md): start a new cluster, or with --join join one")
+	cmd.Flags().StringVar(&cl.JoinURL, "join", "", "with --cluster: the API URL of a member of the cluster to join, such as https://10.0.0.1:7443")
+	cmd.Flags().StringVar(&cl.JoinToken, "join-token", "", "with --join: the cluster's join token ('linkd cluster token' makes one; default $LINKD_JOIN_TOKEN)")
 	return cmd
 }
 

@@ -20,11 +20,13 @@ import (
 func newVerifyCmd() *cobra.Command {
 	var key, keyFile string
 	var asJSON bool
+	var dv docVerify
 	cmd := &cobra.Command{
-		Use:   "verify (--key KEY | --log-key FILE) BUNDLE",
-		Short: "Check offline that a party recorded an event, or that a log equivocated",
-		Long: `verify checks, with no network and without trusting whoever handed it over,
-one of two kinds of file ('-' reads standard input):
+		Use:   "verify (--key KEY | --log-key FILE) BUNDLE | verify (--document-bundle BUNDLE | --node URL) DOCUMENT",
+		Short: "Check that a party recorded an event, that a log equivocated, or who issued and attested a document",
+		Long: `verify checks, without trusting whoever handed it over, one of three kinds
+of file ('-' reads standard input), with no network unless --node asks a node
+for a document's attestations:
 
 A proof bundle (an event, its salt, its log index, an inclusion proof and a
 signed checkpoint): that the party holding KEY recorded exactly that event.
@@ -41,9 +43,14 @@ KEY is the log's public key in signed-note form
 It prints what was proven, or exactly which check failed. Exit status: 0
 verified or proven, 1 not, 2 the input could not be read.`,
 		Example: `  linkd verify --key @haiphong-terminal.pub bundle.json
-  linkd verify --log-key haiphong-terminal.pub evidence.json`,
+  linkd verify --log-key haiphong-terminal.pub evidence.json
+  linkd verify --document-bundle invoice.bundle.json --log-keys lane.keys invoice.pdf
+  linkd verify --config node/linkd.yaml invoice.pdf`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if dv.wanted(key, keyFile, args[0]) {
+				return dv.run(cmd, args[0], key, keyFile, asJSON)
+			}
 			switch {
 			case key != "" && keyFile != "":
 				return &exitError{exitUsage, errors.New("give the log's public key once: --key or --log-key, not both")}
@@ -106,6 +113,7 @@ verified or proven, 1 not, 2 the input could not be read.`,
 	cmd.Flags().StringVar(&key, "key", "", "the log's public key, or @FILE")
 	cmd.Flags().StringVar(&keyFile, "log-key", "", "a file holding the log's public key (same as --key @FILE)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	dv.register(cmd)
 	return cmd
 }
 

@@ -42,13 +42,14 @@ const (
 	ReadMetrics                         // Prometheus metrics and the node's health detail
 	ManageTokens                        // create, list and revoke access tokens
 	ManagePeers                         // add, list and remove the partners in the node's directory
+	EraseData                           // erase a shipment's payloads on every entitled node (crypto-shredding)
 )
 
 // grants is the permission matrix, the one place that says what each role may
 // do:
 //
-//	         ReadEvents  WriteEvents  ReadLog  ReadMetrics  ManageTokens  ManagePeers
-//	admin        ✓            ✓          ✓          ✓            ✓             ✓
+//	         ReadEvents  WriteEvents  ReadLog  ReadMetrics  ManageTokens  ManagePeers  EraseData
+//	admin        ✓            ✓          ✓          ✓            ✓             ✓           ✓
 //	writer       ✓            ✓          ✓
 //	reader       ✓                       ✓
 //	auditor      ✓                       ✓          ✓
@@ -58,8 +59,9 @@ const (
 // metrics to check the node but may not change anything. Managing peers is
 // admin only: a peer's card decides which certificates may replicate into
 // this node. The node's own card is public material, readable with ReadLog.
+// Erasing a shipment is admin only: it cannot be undone, on any node.
 var grants = map[Role]Permission{
-	Admin:   ReadEvents | WriteEvents | ReadLog | ReadMetrics | ManageTokens | ManagePeers,
+	Admin:   ReadEvents | WriteEvents | ReadLog | ReadMetrics | ManageTokens | ManagePeers | EraseData,
 	Writer:  ReadEvents | WriteEvents | ReadLog,
 	Reader:  ReadEvents | ReadLog,
 	Auditor: ReadEvents | ReadLog | ReadMetrics,
@@ -129,6 +131,8 @@ func (p Permission) String() string {
 		return "manage access tokens"
 	case ManagePeers:
 		return "manage peers"
+	case EraseData:
+		return "erase shipments"
 	}
 	return "do this"
 }

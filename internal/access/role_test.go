@@ -8,17 +8,17 @@ import (
 )
 
 func TestRoleMatrix(t *testing.T) {
-	perms := []Permission{ReadEvents, WriteEvents, ReadLog, ReadMetrics, ManageTokens, ManagePeers}
+	perms := []Permission{ReadEvents, WriteEvents, ReadLog, ReadMetrics, ManageTokens, ManagePeers, EraseData}
 	for _, tc := range []struct {
 		role Role
 		can  []bool // in the order of perms
 	}{
-		{Admin, []bool{true, true, true, true, true, true}},
-		{Writer, []bool{true, true, true, false, false, false}},
-		{Reader, []bool{true, false, true, false, false, false}},
-		{Auditor, []bool{true, false, true, true, false, false}},
-		{"root", []bool{false, false, false, false, false, false}},
-		{"", []bool{false, false, false, false, false, false}},
+		{Admin, []bool{true, true, true, true, true, true, true}},
+		{Writer, []bool{true, true, true, false, false, false, false}},
+		{Reader, []bool{true, false, true, false, false, false, false}},
+		{Auditor, []bool{true, false, true, true, false, false, false}},
+		{"root", []bool{false, false, false, false, false, false, false}},
+		{"", []bool{false, false, false, false, false, false, false}},
 	} {
 		for i, p := range perms {
 			if got := tc.role.Can(p); got != tc.can[i] {

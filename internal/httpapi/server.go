@@ -78,6 +78,9 @@ type Config struct {
 	Verification func(ctx context.Context, id string) (any, error)
 	// Rules manages the node's rules (GET/POST /v1/rules …). Nil: none.
 	Rules RulesAPI
+	// Documents keeps the node's trade documents (/v1/documents …,
+	// /v1/document-access, /v1/erasures). Nil: those answer 404.
+	Documents DocumentsAPI
 	// Extra serves paths outside the API (the dashboard); nil: none.
 	Extra map[string]http.Handler
 	// Tracer, if not nil, records a server span per API request, a child of
@@ -136,6 +139,7 @@ func (s *Server) routes() {
 		{method: "GET", path: "/metrics", perm: access.ReadMetrics, h: s.metrics},
 
 		{method: "POST", path: "/v1/events", perm: access.WriteEvents, h: s.postEvents},
+		{method: "POST", path: "/v1/edi", perm: access.WriteEvents, params: []string{"zone"}, h: s.postEDI},
 		{method: "GET", path: "/v1/events", perm: access.ReadEvents, params: v1EventParams, h: s.listEvents},
 		{method: "GET", path: "/v1/events/{id}", perm: access.ReadEvents, h: s.getEvent},
 		{method: "GET", path: "/v1/events/{id}/proof", perm: access.ReadLog, h: s.eventProof},
@@ -179,10 +183,25 @@ func (s *Server) routes() {
 		{method: "POST", path: "/v1/rule-tests", perm: access.ReadEvents, h: s.testRule},
 		{method: "GET", path: "/v1/allocations", perm: access.ReadEvents, h: s.allocations},
 		{method: "GET", path: "/v1/events/{id}/verification", perm: access.ReadEvents, h: s.verification},
+		{method: "GET", path: "/v1/cluster", perm: access.ReadMetrics, h: s.clusterStatus},
+		{method: "POST", path: "/v1/cluster/join", public: true, h: s.clusterJoin},
+		{method: "POST", path: "/v1/cluster/members", perm: access.ManagePeers, h: s.addClusterMember},
+		{method: "DELETE", path: "/v1/cluster/members/{id}", perm: access.ManagePeers, h: s.removeClusterMember},
+		{method: "POST", path: "/v1/cluster/members/{id}/replace", perm: access.ManagePeers, h: s.replaceClusterMember},
+		{method: "POST", path: "/v1/cluster/join-token", perm: access.ManagePeers, h: s.rotateJoinToken},
+		{method: "PUT", path: "/v1/documents/{sha256}", perm: access.WriteEvents, params: documentParams, h: s.putDocument},
+		{method: "GET", path: "/v1/documents/{sha256}", perm: access.ReadEvents, h: s.getDocument},
+		{method: "GET", path: "/v1/documents", perm: access.ReadEvents, params: shipmentParams, h: s.listDocuments},
+		{method: "GET", path: "/v1/documents/{sha256}/info", perm: access.ReadEvents, h: s.documentInfo},
+		{method: "GET", path: "/v1/documents/{sha256}/bundle", perm: access.ReadLog, h: s.documentBundle},
+		{method: "POST", path: "/v1/documents/{sha256}/attestations", perm: access.WriteEvents, h: s.attestDocument},
+		{method: "GET", path: "/v1/document-access", perm: access.ReadEvents, params: shipmentParams, h: s.documentAccess},
+		{method: "POST", path: "/v1/document-access", perm: access.WriteEvents, h: s.setDocumentAccess},
+		{method: "POST", path: "/v1/erasures", perm: access.EraseData, h: s.eraseShipment},
 	}
 	allowed := map[string][]string{}
 	for _, rt := range rs {
-		s.mux.Handle(rt.method+" "+rt.path, s.wrap(rt))
+		s.mux.Handle(rt.method+" "+rt.path, s.transfers(rt, s.wrap(rt)))
 		allowed[rt.path] = append(allowed[rt.path], rt.method)
 	}
 	// Known paths with another method get 405 with Allow; unknown paths 404;
@@ -328,6 +347,9 @@ type statusWriter struct {
 	http.ResponseWriter
 	status int
 }
+
+// Unwrap lets http.ResponseController reach the connection (deadlines).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {

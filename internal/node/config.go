@@ -41,6 +41,9 @@ type Config struct {
 	// Rules is a file of rules (YAML, see docs/rules.md); "" means none
 	// beyond those added by the API.
 	Rules string `yaml:"rules"`
+	// Cluster makes the node one member of its party's Raft cluster when
+	// it runs with `linkd node --cluster` (see ClusterConfig).
+	Cluster ClusterConfig `yaml:"cluster"`
 	// Traces sends OpenTelemetry traces to a collector or a file; by
 	// default there are none.
 	Traces telemetry.Config `yaml:"traces"`
@@ -268,6 +271,7 @@ func (c *Config) Validate() error {
 	if c.ShutdownGrace <= 0 {
 		add("shutdown_grace", "want a positive duration")
 	}
+	c.Cluster.validate(add)
 	if len(probs) > 0 {
 		return &linkd.ValidationError{Problems: probs}
 	}
@@ -322,6 +326,12 @@ webhooks:                  # where subscriptions may deliver; by default only pu
   allow: []                # CIDR prefixes always allowed, e.g. [10.20.0.0/24]; keep them narrow
 
 rules: ""                  # a YAML file of rules (see docs/rules.md); "" = none
+
+# cluster:                 # with 'linkd node --cluster', one member of the party's Raft cluster (docs/cluster.md)
+#   member: m1             # this member's id: unique in the cluster, never reused
+#   listen: 0.0.0.0:7444   # host:port other members connect to, with mutual TLS
+#   advertise: ""          # host:port they reach this member at; "" = listen
+#   dir: raft              # the Raft log, snapshots and the cluster's identity
 
 traces:                    # OpenTelemetry: one trace follows an event from ingest to every peer's store
   endpoint: ""             # OTLP/HTTP collector, e.g. http://127.0.0.1:4318; "" = none

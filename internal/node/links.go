@@ -230,15 +230,18 @@ func (n *Node) ingest(ctx context.Context, events []linkd.Event) ([]linkd.Ack, e
 		ctx, span = t.Start(ctx, "log.append", trace.WithAttributes(attribute.Int("linkd.events", len(events))))
 		defer span.End()
 	}
-	acks, err := n.log.Append(ctx, events)
+	var committed func([]linkd.Ack)
+	if span != nil {
+		// The frames carrying these entries may leave as soon as they
+		// commit: the index must know their trace by then.
+		committed = func(acks []linkd.Ack) { n.traced(span, acks) }
+	}
+	acks, err := n.log.AppendNotify(ctx, events, committed)
 	if err != nil {
 		if span != nil {
 			span.SetStatus(codes.Error, linkd.ErrorMessage(err))
 		}
 		return nil, err
-	}
-	if span != nil {
-		n.traced(span, acks)
 	}
 	n.roster.Learn(events)
 	return acks, nil
@@ -273,9 +276,14 @@ func (n *Node) Ingest(ctx context.Context, events []linkd.Event) ([]linkd.Ack, e
 // to the API.
 func (n *Node) handler() http.Handler {
 	links := n.links.Handler()
+	documents := n.docs.PeerHandler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/v1/link/") {
 			links.ServeHTTP(w, r)
+			return
+		}
+		if strings.HasPrefix(r.URL.Path, "/v1/peer/") {
+			documents.ServeHTTP(w, r)
 			return
 		}
 		n.api.ServeHTTP(w, r)
@@ -294,5 +302,9 @@ func (n *Node) Alerts() *alerts.Store { return n.alerts }
 // OnReplicated sets a function called after each frame from a peer is
 // verified and stored (benchmarks measure propagation with it).
 func (n *Node) OnReplicated(f func(origin string, from int64, res partylog.ApplyResult)) {
+	if f == nil {
+		n.applied.Store(nil) // a pointer to a nil func would be called
+		return
+	}
 	n.applied.Store(&f)
 }

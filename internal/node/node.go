@@ -32,6 +32,7 @@ import (
 	"github.com/linkd-dev/linkd/internal/link"
 	"github.com/linkd-dev/linkd/internal/partylog"
 	"github.com/linkd-dev/linkd/internal/peers"
+	"github.com/linkd-dev/linkd/internal/raftlog"
 	"github.com/linkd-dev/linkd/internal/roster"
 	"github.com/linkd-dev/linkd/internal/store"
 	"github.com/linkd-dev/linkd/internal/subscribe"
@@ -44,6 +45,7 @@ type Node struct {
 	logger  *slog.Logger
 	db      *pebble.DB
 	log     *partylog.Log
+	cluster *raftlog.Member // nil for a single node; see cluster.go
 	tokens  *access.Store
 	peers   *peers.Directory
 	logs    *partylog.Logs
@@ -55,6 +57,7 @@ type Node struct {
 	feed    *subscribe.Feed
 	subs    *subscribe.Manager
 	reactor *reactor
+	docs    *documentService
 	unsub   func()
 	applied atomic.Pointer[func(origin string, from int64, res partylog.ApplyResult)]
 	card    peers.Peer // this node's card for partners, or
@@ -87,11 +90,11 @@ func Open(cfg Config, logger *slog.Logger) (n *Node, err error) {
 		return nil, fmt.Errorf("load TLS key pair: %w", err)
 	}
 	n = &Node{cfg: cfg, logger: logger, metrics: httpapi.NewMetrics()}
-	defer func() {
+	defer func(opened *Node) { // not n: every failure below returns nil for it
 		if err != nil {
-			n.Close()
+			opened.Close()
 		}
-	}()
+	}(n)
 	traces := cfg.Traces
 	if traces.File != "" {
 		traces.File = cfg.Path(traces.File)
@@ -102,7 +105,7 @@ func Open(cfg Config, logger *slog.Logger) (n *Node, err error) {
 	if n.db, err = store.Open(cfg.Path(cfg.Data), store.Options{Logger: logger}); err != nil {
 		return nil, err
 	}
-	n.log, err = partylog.Open(n.db, partylog.Config{
+	n.log, err = n.openLog(cfg, cert, partylog.Config{
 		Self:       party,
 		SigningKey: strings.TrimSpace(string(skey)),
 		Logger:     logger,
@@ -135,6 +138,9 @@ func Open(cfg Config, logger *slog.Logger) (n *Node, err error) {
 	if err := n.openReactor(cfg, party, logger); err != nil {
 		return nil, err
 	}
+	if err := n.openDocuments(cfg, party, cert, logger); err != nil {
+		return nil, err
+	}
 	var limiter *access.Limiter
 	if cfg.Limits.RatePerToken > 0 {
 		limiter = access.NewLimiter(rate.Limit(cfg.Limits.RatePerToken), cfg.Limits.BurstPerToken, nil)
@@ -143,7 +149,7 @@ func Open(cfg Config, logger *slog.Logger) (n *Node, err error) {
 		Self: party, Log: n.log, Tokens: n.tokens, Limiter: limiter, Metrics: n.metrics, Logger: logger,
 		OpenAPI: docs.OpenAPI, MaxBodyBytes: cfg.Limits.MaxBodyBytes, MaxConcurrent: cfg.Limits.MaxConcurrent,
 		Peers: n.peers, Card: n.Card,
-		Logs: n.logs, Ingest: n.ingest, Links: func() any { return n.links.Status() }, Alerts: n.alerts,
+		Logs: n.logs, Ingest: n.apiIngest, Documents: n.docs, Links: func() any { return n.links.Status() }, Alerts: n.alerts,
 		Cosigned: n.cosigs.on, Subscriptions: n.subs,
 		Allocations:  func() any { return n.Allocations() },
 		Verification: func(ctx context.Context, id string) (any, error) { return n.Verify(ctx, id) },
@@ -168,7 +174,7 @@ func Open(cfg Config, logger *slog.Logger) (n *Node, err error) {
 	}
 	l := cfg.Limits
 	n.srv = &http.Server{
-		Handler:           n.gate.Wrap(n.handler()),
+		Handler:           n.gate.Wrap(n.clusterReads(n.handler())),
 		ReadHeaderTimeout: time.Duration(l.ReadHeaderTimeout),
 		ReadTimeout:       time.Duration(l.ReadTimeout),
 		WriteTimeout:      time.Duration(l.WriteTimeout),
@@ -228,6 +234,7 @@ func (n *Node) Serve(ctx context.Context) error {
 		n.logger.Error("subscriptions could not start", "err", err)
 	}
 	n.reactor.start()
+	n.startDocuments()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -278,6 +285,10 @@ func (n *Node) Close() error {
 	}
 	if n.reactor != nil {
 		n.reactor.close()
+	}
+	n.closeDocuments()
+	if n.cluster != nil {
+		errs = append(errs, n.cluster.Close()) // Raft first: it applies to the log
 	}
 	if n.log != nil {
 		errs = append(errs, n.log.Close())

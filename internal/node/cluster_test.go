@@ -1,0 +1,282 @@
+package node_test
+
+import (
+	"context"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/linkd-dev/linkd"
+	"github.com/linkd-dev/linkd/client"
+	"github.com/linkd-dev/linkd/internal/node"
+	"github.com/linkd-dev/linkd/internal/scenario"
+)
+
+// clusterMember is one node of a cluster test.
+type clusterMember struct {
+	cfg node.Config
+	r   *running
+	c   *client.Client
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// copyDir copies a node's directory, as an operator copies what linkd init
+// made to each clusterMember's machine before their first start.
+func copyDir(t *testing.T, from, to string) {
+	t.Helper()
+	err := filepath.WalkDir(from, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, p)
+		dst := filepath.Join(to, rel)
+		if d.IsDir() {
+			return os.MkdirAll(dst, 0o700)
+		}
+		in, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(out, in); err != nil {
+			out.Close()
+			return err
+		}
+		return out.Close()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// newCluster makes three members from one linkd init, starts the first,
+// which bootstraps, and the other two, which join it with its join token.
+func newCluster(t *testing.T) (node.InitResult, []*clusterMember) {
+	t.Helper()
+	res, cfg := newNodeDir(t)
+	var ms []*clusterMember
+	for i := range 3 {
+		dir := filepath.Join(t.TempDir(), "member")
+		copyDir(t, cfg.Dir(), dir)
+		c, err := node.LoadConfig(filepath.Join(dir, "linkd.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Listen = freeAddr(t)
+		c.Cluster = node.ClusterConfig{Member: []string{"m1", "m2", "m3"}[i], Listen: freeAddr(t), Enabled: true,
+			HeartbeatTimeout: node.Duration(200 * time.Millisecond)}
+		ms = append(ms, &clusterMember{cfg: c})
+	}
+	for i, m := range ms {
+		if i > 0 {
+			tok, err := os.ReadFile(filepath.Join(ms[0].cfg.Dir(), "raft", "join-token"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.cfg.Cluster.JoinURL, m.cfg.Cluster.JoinToken = ms[0].r.url, strings.TrimSpace(string(tok))
+		}
+		m.start(t, res.AdminToken)
+		if err := m.r.n.Cluster().WaitReady(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return res, ms
+}
+
+func (m *clusterMember) start(t *testing.T, token string) {
+	t.Helper()
+	m.r = serve(t, m.cfg)
+	c, err := client.New(m.r.url, client.Options{Token: token, CAFile: m.cfg.Path(m.cfg.Keys.TLSCert)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.c = c
+}
+
+func TestClusterNodes(t *testing.T) {
+	res, ms := newCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	// The member list with every member's API URL reaches every member.
+	var st client.ClusterStatus
+	eventually(t, "the last member's status lists three reachable voters with their API URLs", func() bool {
+		var err error
+		if st, err = ms[2].c.ClusterStatus(ctx); err != nil || st.Leader == "" || len(st.Members) != 3 || st.Cluster == "" {
+			return false
+		}
+		for _, m := range st.Members {
+			if !m.Reachable || !m.Voter || m.API == "" {
+				return false
+			}
+		}
+		return true
+	})
+
+	// Writes through every clusterMember, reads through every clusterMember.
+	evs := scenario.NewGenerator(3, time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)).Batch(30)
+	for i, m := range ms {
+		r, err := m.c.AppendEvents(ctx, evs[10*i:10*i+10])
+		if err != nil {
+			t.Fatalf("append through %s: %v", m.cfg.Cluster.Member, err)
+		}
+		if r.Acks[0].LogIndex != int64(10*i) {
+			t.Fatalf("append through %s at %d, want %d", m.cfg.Cluster.Member, r.Acks[0].LogIndex, 10*i)
+		}
+	}
+	// A linearizable read on a clusterMember sees every acknowledged write, by the
+	// query parameter and by the header.
+	pool := roots(t, ms[0].cfg)
+	hc := httpClient(pool, true)
+	for _, m := range ms {
+		for _, how := range []string{"query", "header"} {
+			u := m.r.url + "/v1/log/checkpoint"
+			if how == "query" {
+				u += "?consistency=linearizable"
+			}
+			req, _ := http.NewRequestWithContext(ctx, "GET", u, nil)
+			req.Header.Set("Authorization", "Bearer "+res.AdminToken)
+			if how == "header" {
+				req.Header.Set(node.ConsistencyHeader, "linearizable")
+			}
+			resp, err := hc.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || !strings.Contains(string(body), `"size":30`) {
+				t.Fatalf("linearizable checkpoint from %s by %s: %d %s", m.cfg.Cluster.Member, how, resp.StatusCode, body)
+			}
+		}
+	}
+	req, _ := http.NewRequestWithContext(ctx, "GET", ms[1].r.url+"/v1/log/checkpoint?consistency=eventual", nil)
+	req.Header.Set("Authorization", "Bearer "+res.AdminToken)
+	if resp, err := hc.Do(req); err != nil || resp.StatusCode != 400 {
+		t.Fatalf("consistency=eventual: %v %v; want 400", resp, err)
+	}
+
+	// A join with a wrong token is refused.
+	anon, _ := client.New(ms[1].r.url, client.Options{CAFile: ms[1].cfg.Path(ms[1].cfg.Keys.TLSCert)})
+	_, err := anon.JoinCluster(ctx, client.JoinRequest{Member: "m4", RaftAddress: freeAddr(t), Token: "lkj_nope"})
+	if linkd.ErrorCode(err) != linkd.EUnauthorized {
+		t.Fatalf("join with a wrong token: %v; want unauthorized", err)
+	}
+	// Only an admin changes members.
+	reader, err := ms[0].c.CreateToken(ctx, "reader", "reader", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, _ := client.New(ms[0].r.url, client.Options{Token: reader.Token, CAFile: ms[0].cfg.Path(ms[0].cfg.Keys.TLSCert)})
+	if err := rc.RemoveClusterMember(ctx, "m2"); linkd.ErrorCode(err) != linkd.EForbidden {
+		t.Fatalf("a reader removing a clusterMember: %v; want forbidden", err)
+	}
+
+	// Every clusterMember holds the same log.
+	st, _ = ms[0].c.ClusterStatus(ctx)
+	for _, m := range st.Members {
+		if m.LogSize != 30 && m.Reachable {
+			eventually(t, "every clusterMember holds 30 events", func() bool {
+				s, _ := ms[0].c.ClusterStatus(ctx)
+				for _, x := range s.Members {
+					if x.LogSize != 30 {
+						return false
+					}
+				}
+				return true
+			})
+			break
+		}
+	}
+
+	// A clusterMember's store started without --cluster is refused: it would
+	// record a history the others never saw.
+	m3 := ms[2]
+	m3.r.stop(t)
+	single := m3.cfg
+	single.Cluster.Enabled, single.Cluster.JoinURL, single.Cluster.JoinToken = false, "", ""
+	if _, err := node.Open(single, nil); linkd.ErrorCode(err) != linkd.EConflict || !strings.Contains(err.Error(), "--cluster") {
+		t.Fatalf("opening a clusterMember's store as a single node: %v; want a conflict naming --cluster", err)
+	}
+	// Back as a clusterMember (no --join needed), it catches up.
+	m3.cfg.Cluster.JoinURL, m3.cfg.Cluster.JoinToken = "", ""
+	m3.start(t, res.AdminToken)
+	if _, err := ms[0].c.AppendEvents(ctx, scenario.NewGenerator(4, time.Date(2026, 11, 3, 8, 0, 0, 0, time.UTC)).Batch(5)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the restarted clusterMember catches up", func() bool { return m3.r.n.Log().Size() == 35 })
+}
+
+// A partner linked to a cluster keeps receiving the party's events when the
+// leader goes, and sees nothing to alert on: every member's log is a prefix
+// of the leader's with the same signed checkpoints.
+func TestClusterLinksAcrossLeaderChange(t *testing.T) {
+	_, ms := newCluster(t)
+	ctx := context.Background()
+	h := start(t, hamburg)
+	card, err := ms[0].c.Card(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := h.c.AddPeer(ctx, card); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if _, _, err := m.c.AddPeer(ctx, h.card); err != nil {
+			t.Fatalf("%s adds the partner: %v", m.cfg.Cluster.Member, err)
+		}
+	}
+	var shared []string
+	rec := func(m *clusterMember) {
+		res, err := m.c.AppendEvents(ctx, []linkd.Event{booking("BKG-HA", party, hamburg)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		shared = append(shared, res.Acks[0].EventID)
+	}
+	rec(ms[1])
+	eventually(t, "the partner shows the cluster's first event", func() bool { return slices.Equal(h.timeline(t, "BKG-HA"), shared) })
+
+	st, err := ms[0].c.ClusterStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rest []*clusterMember
+	for _, m := range ms {
+		if m.cfg.Cluster.Member == st.Leader {
+			m.r.stop(t)
+		} else {
+			rest = append(rest, m)
+		}
+	}
+	rec(rest[0])
+	rec(rest[1])
+	eventually(t, "the partner shows the events recorded after the leader went", func() bool { return slices.Equal(h.timeline(t, "BKG-HA"), shared) })
+	var alerts struct {
+		Alerts []linkd.Alert `json:"alerts"`
+	}
+	h.get(t, "/v1/alerts?all=true", &alerts)
+	if len(alerts.Alerts) != 0 {
+		t.Fatalf("the partner raised alerts: %+v", alerts.Alerts)
+	}
+}
