@@ -61,24 +61,17 @@ func (s *Server) postEDI(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusBadRequest, edi.Rejected(res))
 		return nil
 	}
-	// A log takes at most MaxBatchEvents at once. The whole interchange
-	// has passed validation, so batches after the first fail only for the
-	// node's own reasons, and posting it again completes it: what was
-	// recorded comes back as duplicates.
-	report := edi.NewReport(res)
-	report.Acks = make([]linkd.Ack, 0, len(res.Events))
-	for start := 0; start < len(res.Events); start += linkd.MaxBatchEvents {
-		batch := res.Events[start:min(start+linkd.MaxBatchEvents, len(res.Events))]
-		acks, err := s.ingest(r.Context(), batch)
-		if err != nil {
-			if start > 0 {
-				s.logger.WarnContext(r.Context(), "edi interchange recorded in part; posting it again completes it",
-					"interchange", res.ControlNumber, "sha256", res.SHA256, "recorded", start, "events", len(res.Events), "err", err)
-			}
-			return err
-		}
-		report.Acks = append(report.Acks, acks...)
+	// One interchange is one atomic append: recorded whole or not at all.
+	if len(res.Events) > linkd.MaxBatchEvents {
+		return linkd.Errorf(linkd.ETooLarge, "interchange %s makes %d events; a node records an interchange as one batch of at most %d events, whole or not at all: split it into smaller interchanges",
+			clip(res.ControlNumber), len(res.Events), linkd.MaxBatchEvents)
 	}
+	report := edi.NewReport(res)
+	acks, err := s.ingest(r.Context(), res.Events)
+	if err != nil {
+		return err
+	}
+	report.Acks = acks
 	dups := 0
 	for _, a := range report.Acks {
 		if a.Duplicate {

@@ -137,19 +137,28 @@ func TestPostEDIRefusals(t *testing.T) {
 
 // TestPostEDILarge: an interchange of more events than a log takes at once
 // is recorded whole, in batches.
+// TestPostEDILarge records an interchange of 10,000 events, a log's largest
+// batch, as one atomic append, and refuses one of 10,800 whole: nothing of it
+// is recorded.
 func TestPostEDILarge(t *testing.T) {
 	h := newHarness(t)
-	data := edi.Sample(edi.EDIFACT, 600, 18) // 10,800 statuses, one event each
+	data := edi.Sample(edi.EDIFACT, 500, 20) // 10,000 statuses, one event each
 	r := h.request("POST", "/v1/edi", h.writer, data, "Content-Type", "application/EDIFACT")
 	r.wantStatus(t, http.StatusCreated)
 	var rep edi.Report
 	r.decode(t, &rep)
-	if len(rep.Acks) != 10_800 || rep.Size != 10_800 || h.log.Size() != 10_800 {
-		t.Fatalf("%d acks, size %d, log %d; want 10,800", len(rep.Acks), rep.Size, h.log.Size())
+	if len(rep.Acks) != 10_000 || rep.Size != 10_000 || h.log.Size() != 10_000 {
+		t.Fatalf("%d acks, size %d, log %d; want 10,000", len(rep.Acks), rep.Size, h.log.Size())
 	}
 	for i, a := range rep.Acks {
 		if a.LogIndex != int64(i) || a.Duplicate {
 			t.Fatalf("ack %d: %+v", i, a)
 		}
+	}
+	over := edi.Sample(edi.EDIFACT, 600, 18) // 10,800 statuses
+	r = h.request("POST", "/v1/edi", h.writer, over, "Content-Type", "application/EDIFACT")
+	r.wantStatus(t, http.StatusRequestEntityTooLarge)
+	if h.log.Size() != 10_000 {
+		t.Fatalf("after the refused interchange the log has %d events, want the 10,000 before it", h.log.Size())
 	}
 }
