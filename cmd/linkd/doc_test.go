@@ -19,36 +19,9 @@ import (
 	"github.com/linkd-dev/linkd/internal/peers"
 )
 
-// runDoc runs linkd in-process as Main does, with the doc command added
-// if main.go does not register it yet.
-func runDoc(t *testing.T, args ...string) (int, string, string) {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	root := newRoot(strings.NewReader(""), &out, &errOut)
-	if c, _, err := root.Find([]string{"doc"}); err != nil || c == root {
-		root.AddCommand(newDocCmd())
-	}
-	root.SetArgs(args)
-	err := root.ExecuteContext(context.Background())
-	code := exitOK
-	var xe *exitError
-	switch {
-	case err == nil:
-	case errors.As(err, &xe):
-		code = xe.code
-		if xe.err != nil && xe.code != exitFailed {
-			fmt.Fprintf(&errOut, "linkd: %v\n", xe.err)
-		}
-	default:
-		code = exitUsage
-		fmt.Fprintf(&errOut, "linkd: %v\n", err)
-	}
-	return code, out.String(), errOut.String()
-}
-
 func (n cliNode) doc(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	return runDoc(t, append(append([]string{"doc"}, args...), n.flags...)...)
+	return run(t, append(append([]string{"doc"}, args...), n.flags...)...)
 }
 
 // linkCLI links two CLI nodes by their cards and returns a's.

@@ -2,57 +2,12 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/spf13/cobra"
 )
-
-// runEDI runs linkd in-process as Main does, with the edi commands and
-// bench edi registered if main.go does not register them yet.
-func runEDI(t *testing.T, args ...string) (int, string, string) {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	root := newRoot(strings.NewReader(""), &out, &errOut)
-	has := func(parent *cobra.Command, name string) bool {
-		for _, c := range parent.Commands() {
-			if c.Name() == name {
-				return true
-			}
-		}
-		return false
-	}
-	if !has(root, "edi") {
-		root.AddCommand(newEDICmd())
-	}
-	for _, c := range root.Commands() {
-		if c.Name() == "bench" && !has(c, "edi") {
-			c.AddCommand(newBenchEDICmd())
-		}
-	}
-	root.SetArgs(args)
-	err := root.ExecuteContext(context.Background())
-	code := exitOK
-	var xe *exitError
-	switch {
-	case err == nil:
-	case errors.As(err, &xe):
-		code = xe.code
-		if xe.err != nil && xe.code != exitFailed {
-			fmt.Fprintf(&errOut, "linkd: %v\n", xe.err)
-		}
-	default:
-		code = exitUsage
-		fmt.Fprintf(&errOut, "linkd: %v\n", err)
-	}
-	return code, out.String(), errOut.String()
-}
 
 func ediSample(t *testing.T, name string) string {
 	t.Helper()
@@ -79,7 +34,7 @@ func badEDI(t *testing.T) string {
 
 func TestEDITranslateCommand(t *testing.T) {
 	file := ediSample(t, "iftsta-carrier.edi")
-	code, out, stderr := runEDI(t, "edi", "translate", file)
+	code, out, stderr := run(t, "edi", "translate", file)
 	if code != 0 {
 		t.Fatalf("translate: exit %d\n%s%s", code, out, stderr)
 	}
@@ -90,7 +45,7 @@ func TestEDITranslateCommand(t *testing.T) {
 		}
 	}
 
-	code, out, _ = runEDI(t, "edi", "translate", "--json", "--party", "haiphong-terminal", "--zone", "+01:00", ediSample(t, "214-drayage.x12"))
+	code, out, _ = run(t, "edi", "translate", "--json", "--party", "haiphong-terminal", "--zone", "+01:00", ediSample(t, "214-drayage.x12"))
 	var tr translation
 	if err := json.Unmarshal([]byte(out), &tr); code != 0 || err != nil {
 		t.Fatalf("translate --json: exit %d, %v\n%s", code, err, out)
@@ -99,25 +54,25 @@ func TestEDITranslateCommand(t *testing.T) {
 		t.Errorf("translate --json: %d events, first id %q, time %s, ack %s", len(tr.Events), tr.Events[0].EventID, tr.Events[1].EventDateTime, tr.AckType)
 	}
 
-	code, out, _ = runEDI(t, "edi", "translate", "--ack", file)
+	code, out, _ = run(t, "edi", "translate", "--ack", file)
 	if code != 0 || !strings.HasPrefix(out, "UNA:+.? '") || !strings.Contains(out, "UCI+OL0000417+OCEANICLINES:ZZZ+VNFORWARDING:ZZZ+7'") {
 		t.Errorf("translate --ack: exit %d\n%s", code, out)
 	}
 
 	// Refused: exit 1, every problem named, and the negative 997 on --ack.
 	bad := badEDI(t)
-	code, out, _ = runEDI(t, "edi", "translate", bad)
+	code, out, _ = run(t, "edi", "translate", bad)
 	if code != 1 || !strings.Contains(out, `segment 46 (B403): unknown status code "ZQ"`) {
 		t.Errorf("translate of a bad interchange: exit %d\n%s", code, out)
 	}
-	code, out, _ = runEDI(t, "edi", "translate", "--ack", bad)
+	code, out, _ = run(t, "edi", "translate", "--ack", bad)
 	if code != 1 || !strings.Contains(out, "AK4*3*157*7*ZQ~") || !strings.Contains(out, "AK9*R*10*10*0~") {
 		t.Errorf("translate --ack of a bad interchange: exit %d\n%s", code, out)
 	}
-	if code, _, stderr := runEDI(t, "edi", "translate", "--zone", "Mars/Olympus", file); code != 2 || !strings.Contains(stderr, "--zone") {
+	if code, _, stderr := run(t, "edi", "translate", "--zone", "Mars/Olympus", file); code != 2 || !strings.Contains(stderr, "--zone") {
 		t.Errorf("bad --zone: exit %d, %q", code, stderr)
 	}
-	if code, _, stderr := runEDI(t, "edi", "translate", filepath.Join(t.TempDir(), "none.edi")); code != 2 || !strings.Contains(stderr, "none.edi") {
+	if code, _, stderr := run(t, "edi", "translate", filepath.Join(t.TempDir(), "none.edi")); code != 2 || !strings.Contains(stderr, "none.edi") {
 		t.Errorf("missing file: exit %d, %q", code, stderr)
 	}
 }
@@ -129,7 +84,7 @@ func TestEDIImportCommand(t *testing.T) {
 	n := startCLINode(t, "oceanic-lines", "SG")
 	good := []string{ediSample(t, "iftsta-carrier.edi"), ediSample(t, "315-carrier.x12")}
 	acks := t.TempDir()
-	code, out, stderr := runEDI(t, append(append([]string{"edi", "import", "--zone", "+07:00", "--ack-dir", acks}, good...), n.flags...)...)
+	code, out, stderr := run(t, append(append([]string{"edi", "import", "--zone", "+07:00", "--ack-dir", acks}, good...), n.flags...)...)
 	if code != 0 {
 		t.Fatalf("import: exit %d\n%s%s", code, out, stderr)
 	}
@@ -147,7 +102,7 @@ func TestEDIImportCommand(t *testing.T) {
 
 	// Again, with a bad one between: the good ones are duplicates, the bad
 	// one refused whole; exit 1.
-	code, out, stderr = runEDI(t, append([]string{"edi", "import", "--zone", "+07:00", good[0], badEDI(t), good[1]}, n.flags...)...)
+	code, out, stderr = run(t, append([]string{"edi", "import", "--zone", "+07:00", good[0], badEDI(t), good[1]}, n.flags...)...)
 	if code != 1 || !strings.Contains(stderr, "1 of 3 interchanges refused") {
 		t.Fatalf("import with a bad file: exit %d\n%s%s", code, out, stderr)
 	}
@@ -164,7 +119,7 @@ func TestEDIImportCommand(t *testing.T) {
 	}
 
 	// --json, and the node's log holds the 22 events once.
-	code, out, _ = runEDI(t, append([]string{"edi", "import", "--json", "--zone", "+07:00", good[1]}, n.flags...)...)
+	code, out, _ = run(t, append([]string{"edi", "import", "--json", "--zone", "+07:00", good[1]}, n.flags...)...)
 	var results []importResult
 	if err := json.Unmarshal([]byte(out), &results); code != 0 || err != nil || len(results) != 1 || len(results[0].Report.Acks) != 10 || results[0].Report.Size != 22 {
 		t.Fatalf("import --json: exit %d, %v\n%s", code, err, out)
@@ -174,14 +129,14 @@ func TestEDIImportCommand(t *testing.T) {
 	}
 
 	// A token the node never issued may not import.
-	code, _, stderr = runEDI(t, "edi", "import", good[0], "--config", n.flags[1], "--token", "lkd_abcdefghij_bm90LWEtdG9rZW4tb2YtdGhpcy1ub2RlLW5vdC1ldmVy")
+	code, _, stderr = run(t, "edi", "import", good[0], "--config", n.flags[1], "--token", "lkd_abcdefghij_bm90LWEtdG9rZW4tb2YtdGhpcy1ub2RlLW5vdC1ldmVy")
 	if code != 1 || !strings.Contains(stderr, "unauthorized") {
 		t.Errorf("import with a token the node never issued: exit %d, %q", code, stderr)
 	}
 }
 
 func TestBenchEDICommand(t *testing.T) {
-	code, out, stderr := runEDI(t, "bench", "edi", "--messages", "5", "--statuses", "4", "--duration", "20ms", "--json")
+	code, out, stderr := run(t, "bench", "edi", "--messages", "5", "--statuses", "4", "--duration", "20ms", "--json")
 	if code != 0 {
 		t.Fatalf("bench edi: exit %d\n%s", code, stderr)
 	}
@@ -197,7 +152,7 @@ func TestBenchEDICommand(t *testing.T) {
 	if res[0].Statuses != 20 || res[2].Statuses != 20 {
 		t.Errorf("statuses %d and %d, want 5×4 in each syntax", res[0].Statuses, res[2].Statuses)
 	}
-	if code, out, _ := runEDI(t, "bench", "edi", "--duration", "10ms"); code != 0 || !strings.Contains(out, "statuses/s") || !strings.Contains(out, "X12 315 single status") {
+	if code, out, _ := run(t, "bench", "edi", "--duration", "10ms"); code != 0 || !strings.Contains(out, "statuses/s") || !strings.Contains(out, "X12 315 single status") {
 		t.Errorf("bench edi: exit %d\n%s", code, out)
 	}
 }
