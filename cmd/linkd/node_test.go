@@ -18,34 +18,18 @@ import (
 
 	"github.com/linkd-dev/linkd"
 	"github.com/linkd-dev/linkd/client"
+	"github.com/linkd-dev/linkd/internal/raftlog/localcluster"
 	"github.com/linkd-dev/linkd/internal/scenario"
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// binary builds the linkd binary once per test run.
+// binary is the linkd binary, built once per test run.
 func binary(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "linkd-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "linkd")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	bin, err := localcluster.Binary()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return binPath
+	return bin
 }
 
 // cli runs the built binary with env added and returns exit code and output.
