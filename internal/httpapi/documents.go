@@ -34,44 +34,20 @@ var documentParams = []string{"documentTypeCode", "carrierBookingReference", "tr
 // shipmentParams name a shipment in a query.
 var shipmentParams = []string{"carrierBookingReference", "transportDocumentReference", "equipmentReference"}
 
-// transferRoutes are the routes that move a document's bytes. Their
-// transfers may outlast the server's read and write timeouts, which suit
-// JSON requests; an upload's body is a stream with a limit of its own, not
-// a JSON body under MaxBodyBytes.
-var transferRoutes = map[string]bool{"PUT /v1/documents/{sha256}": true, "GET /v1/documents/{sha256}": true}
-
-type rawBodyKey struct{}
-
-// transfers wraps a transfer route, before the gate: it gives the transfer
-// as long as its size needs (the handler cannot: the gate's writer hides
-// the connection's deadlines), and passes an upload's unwrapped body to the
-// handler through the context (the gate then bounds only r.Body, which the
-// handler does not read).
-func (s *Server) transfers(rt route, h http.Handler) http.Handler {
-	if !transferRoutes[rt.method+" "+rt.path] {
-		return h
+// transferDeadlines gives a route that moves a document's bytes as long as
+// the size needs: the server's read and write timeouts suit JSON requests,
+// not 100 MiB documents.
+func (s *Server) transferDeadlines(w http.ResponseWriter, r *http.Request, d DocumentsAPI) {
+	size := r.ContentLength
+	if size < 0 || r.Method == http.MethodGet {
+		size = d.MaxDocumentSize()
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		size := r.ContentLength
-		if s.cfg.Documents != nil && (size < 0 || r.Method == http.MethodGet) {
-			size = s.cfg.Documents.MaxDocumentSize()
-		}
-		rc := http.NewResponseController(w)
-		deadline := time.Now().Add(docs.TransferTime(max(size, 0)))
-		if r.Method == http.MethodPut {
-			rc.SetReadDeadline(deadline)
-			r = r.WithContext(context.WithValue(r.Context(), rawBodyKey{}, r.Body))
-		}
-		rc.SetWriteDeadline(deadline)
-		h.ServeHTTP(w, r)
-	})
-}
-
-func rawBody(r *http.Request) io.Reader {
-	if b, ok := r.Context().Value(rawBodyKey{}).(io.ReadCloser); ok {
-		return b
+	rc := http.NewResponseController(w)
+	deadline := time.Now().Add(docs.TransferTime(max(size, 0)))
+	if r.Method == http.MethodPut {
+		rc.SetReadDeadline(deadline)
 	}
-	return r.Body
+	rc.SetWriteDeadline(deadline)
 }
 
 var errNoDocuments = linkd.Errorf(linkd.ENotFound, "this node keeps no documents")
@@ -90,6 +66,7 @@ func (s *Server) putDocument(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.transferDeadlines(w, r, d)
 	if n := d.MaxDocumentSize(); r.ContentLength > n {
 		return linkd.Errorf(linkd.ETooLarge, "the document has %d bytes, over this node's limit of %d", r.ContentLength, n)
 	}
@@ -101,7 +78,7 @@ func (s *Server) putDocument(w http.ResponseWriter, r *http.Request) error {
 	if err := p.err(); err != nil {
 		return err
 	}
-	doc, created, err := d.Upload(r.Context(), req, rawBody(r))
+	doc, created, err := d.Upload(r.Context(), req, r.Body)
 	if err != nil {
 		return err
 	}
@@ -121,6 +98,7 @@ func (s *Server) getDocument(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.transferDeadlines(w, r, d)
 	rd, doc, err := d.Open(r.Context(), r.PathValue("sha256"))
 	var erased *docs.ErasedError
 	if errors.As(err, &erased) {

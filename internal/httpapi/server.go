@@ -128,6 +128,7 @@ type route struct {
 	params       []string // accepted query parameters; others get 400
 	ownParams    bool     // the handler checks its parameters itself
 	long         bool     // a stream: it does not hold one of the concurrency slots
+	transfer     bool     // moves a document's bytes: the body is bounded by the document size limit, not MaxBodyBytes
 	h            func(w http.ResponseWriter, r *http.Request) error
 }
 
@@ -189,8 +190,8 @@ func (s *Server) routes() {
 		{method: "DELETE", path: "/v1/cluster/members/{id}", perm: access.ManagePeers, h: s.removeClusterMember},
 		{method: "POST", path: "/v1/cluster/members/{id}/replace", perm: access.ManagePeers, h: s.replaceClusterMember},
 		{method: "POST", path: "/v1/cluster/join-token", perm: access.ManagePeers, h: s.rotateJoinToken},
-		{method: "PUT", path: "/v1/documents/{sha256}", perm: access.WriteEvents, params: documentParams, h: s.putDocument},
-		{method: "GET", path: "/v1/documents/{sha256}", perm: access.ReadEvents, h: s.getDocument},
+		{method: "PUT", path: "/v1/documents/{sha256}", perm: access.WriteEvents, params: documentParams, transfer: true, h: s.putDocument},
+		{method: "GET", path: "/v1/documents/{sha256}", perm: access.ReadEvents, transfer: true, h: s.getDocument},
 		{method: "GET", path: "/v1/documents", perm: access.ReadEvents, params: shipmentParams, h: s.listDocuments},
 		{method: "GET", path: "/v1/documents/{sha256}/info", perm: access.ReadEvents, h: s.documentInfo},
 		{method: "GET", path: "/v1/documents/{sha256}/bundle", perm: access.ReadLog, h: s.documentBundle},
@@ -201,7 +202,7 @@ func (s *Server) routes() {
 	}
 	allowed := map[string][]string{}
 	for _, rt := range rs {
-		s.mux.Handle(rt.method+" "+rt.path, s.transfers(rt, s.wrap(rt)))
+		s.mux.Handle(rt.method+" "+rt.path, s.wrap(rt))
 		allowed[rt.path] = append(allowed[rt.path], rt.method)
 	}
 	// Known paths with another method get 405 with Allow; unknown paths 404;
@@ -327,7 +328,12 @@ func (s *Server) gate(w http.ResponseWriter, r *http.Request, rt route) error {
 		return err
 	}
 	if r.Body != nil {
-		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		limit := s.cfg.MaxBodyBytes
+		if rt.transfer && s.cfg.Documents != nil {
+			// One byte over, so the store reads past its limit and says so.
+			limit = s.cfg.Documents.MaxDocumentSize() + 1
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 	}
 	*r = *r.WithContext(context.WithValue(r.Context(), ctxKey{}, tok))
 	release = false
