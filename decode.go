@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -22,7 +24,16 @@ const (
 // MaxBatchEvents, and names the event and field of every problem. It does not
 // run Validate.
 func DecodeEvents(r io.Reader) ([]Event, error) {
-	data, err := io.ReadAll(io.LimitReader(r, MaxBatchBytes+1))
+	// The decoded events do not refer to the body, so its buffer goes back
+	// to a pool for the next request.
+	bp := bodyBuffers.Get().(*[]byte)
+	data, err := readAtMost((*bp)[:0], r, MaxBatchBytes+1)
+	defer func() {
+		if cap(data) <= maxPooledBody {
+			*bp = data[:0]
+			bodyBuffers.Put(bp)
+		}
+	}()
 	if err != nil {
 		return nil, fmt.Errorf("read events: %w", err)
 	}
@@ -32,8 +43,45 @@ func DecodeEvents(r io.Reader) ([]Event, error) {
 	return DecodeEventsBytes(data)
 }
 
-// DecodeEventsBytes is DecodeEvents over a byte slice.
+// Request bodies are read into pooled buffers; one that grew beyond
+// maxPooledBody (a rare, huge batch) is left to the garbage collector.
+const maxPooledBody = 4 << 20
+
+var bodyBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// readAtMost appends to buf what r yields until EOF or until n bytes are
+// read, like io.ReadAll(io.LimitReader(r, n)) but into a buffer the caller
+// provides.
+func readAtMost(buf []byte, r io.Reader, n int) ([]byte, error) {
+	for len(buf) < n {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, min(max(cap(buf), 512), n-len(buf)))
+		}
+		m, err := r.Read(buf[len(buf):min(cap(buf), n)])
+		buf = buf[:len(buf)+m]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
+}
+
+// DecodeEventsBytes is DecodeEvents over a byte slice. The events it
+// returns do not refer to data, which the caller may reuse.
 func DecodeEventsBytes(data []byte) ([]Event, error) {
+	if events, ok := decodeEventsFast(data); ok {
+		return events, nil
+	}
+	return decodeEventsReference(data)
+}
+
+// decodeEventsReference is the decoder built on encoding/json. Every body the
+// fast decoder does not accept comes here, so it alone words every problem
+// (see decodefast.go).
+func decodeEventsReference(data []byte) ([]Event, error) {
 	if !utf8.Valid(data) {
 		return nil, &ValidationError{Problems: []Problem{{"", "the body is not valid UTF-8"}}}
 	}

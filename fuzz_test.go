@@ -65,6 +65,11 @@ func jsonSeeds() []seed {
 		{"trailing", []byte(`{} {}`), false},
 		{"empty-array", []byte(`[]`), false},
 		{"escapes", []byte(`{"reason":"\u00e9\ud800\\\"","eventDateTime":"2026-11-03T08:15:00.000000001-09:30"}`), true},
+		// Where the fast decoder hands over to the reference.
+		{"null-members", []byte(`[{"eventID":null,"references":[null],"inventory":{"quantity":null},"hlc":null,"visibility":[null]}]`), true},
+		{"duplicate-key", []byte(`{"eventLocation":{"UNLocationCode":"VNHPH"},"eventLocation":{"facilityCode":"HICT"}}`), true},
+		{"folded-key", []byte(`{"EVENTTYPE":"SHIPMENT","hLc":7}`), true},
+		{"integers", []byte(`{"hlc":18446744073709551615,"inventory":{"quantity":-1.5e3}}`), false},
 	}
 }
 
@@ -101,6 +106,7 @@ func TestFuzzSeedCorpus(t *testing.T) {
 	}{
 		{"FuzzDecodeCanonical", canonicalSeeds(), func(v any) error { _, err := linkd.DecodeCanonical(v.([]byte)); return err }},
 		{"FuzzDecodeEventsBytes", jsonSeeds(), func(v any) error { _, err := linkd.DecodeEventsBytes(v.([]byte)); return err }},
+		{"FuzzDecodeEventsFast", jsonSeeds(), func(v any) error { _, err := linkd.DecodeEventsBytes(v.([]byte)); return err }},
 		{"FuzzParseCheckpoint", checkpointSeeds(), func(v any) error { _, err := linkd.ParseCheckpoint(v.(string)); return err }},
 	}
 	for _, c := range corpora {

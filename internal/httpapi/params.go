@@ -29,6 +29,9 @@ const (
 var longParams = map[string]int{"expression": 4096, "lastEventID": 64 << 10}
 
 func checkParams(r *http.Request, allowed []string, anyName bool) error {
+	if r.URL.RawQuery == "" {
+		return nil // nothing to check, and most requests send no query
+	}
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		return linkd.Errorf(linkd.EInvalid, "malformed query string: %v", err)
