@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // The canonical encoding of an event is the byte string its commitment and
@@ -46,6 +47,51 @@ const SaltSize = 32
 
 // AppendCanonical appends the canonical encoding of e to b.
 func AppendCanonical(b []byte, e *Event) []byte {
+	b, _ = appendCanonical(b, e, e.EventID, e.Origin, e.HLC)
+	return b
+}
+
+// AppendCanonicalID appends the canonical encoding of e to b and returns it
+// with e's id. An event without one is encoded with the id DeriveEventID(e.Origin, e)
+// returns: the encoding is built once for both, which is what a log does
+// with every event submitted without an id.
+func AppendCanonicalID(b []byte, e *Event) ([]byte, string) {
+	if e.EventID != "" {
+		return AppendCanonical(b, e), e.EventID
+	}
+	// Encode without id, origin and clock stamp, as DeriveEventID does, then
+	// splice the id and origin in: each was encoded as one zero length byte.
+	start := len(b)
+	b, originAt := appendCanonical(b, e, "", "", 0)
+	id := eventID(e.Origin, b[start:])
+	end := len(b)
+	idLen := uvarintLen(len(id)) + len(id)
+	originLen := uvarintLen(len(e.Origin)) + len(e.Origin)
+	grown := end + idLen - 1 + originLen - 1
+	b = slices.Grow(b, grown-end)[:grown]
+	copy(b[originAt+idLen-1+originLen:], b[originAt+1:end]) // what follows the origin
+	putStr(b[originAt+idLen-1:], e.Origin)
+	copy(b[start+1+idLen:], b[start+2:originAt]) // between the id and the origin
+	putStr(b[start+1:], id)
+	binary.BigEndian.PutUint64(b[len(b)-8:], uint64(e.HLC))
+	return b, id
+}
+
+func uvarintLen(n int) int {
+	var tmp [binary.MaxVarintLen64]byte
+	return binary.PutUvarint(tmp[:], uint64(n))
+}
+
+// putStr writes s as appendStr does at the start of b, which has room.
+func putStr(b []byte, s string) {
+	n := binary.PutUvarint(b, uint64(len(s)))
+	copy(b[n:], s)
+}
+
+// appendCanonical appends the canonical encoding of e with the given id,
+// origin and clock stamp in place of e's, and returns where the origin's
+// encoding starts in the result.
+func appendCanonical(b []byte, e *Event, id, origin string, hlc HLC) ([]byte, int) {
 	extended := e.Attestation != nil || e.Source != nil
 	inventory := extended || e.InventoryEventTypeCode != "" || e.Inventory != nil
 	switch {
@@ -56,7 +102,7 @@ func AppendCanonical(b []byte, e *Event) []byte {
 	default:
 		b = append(b, canonicalVersion)
 	}
-	b = appendStr(b, e.EventID)
+	b = appendStr(b, id)
 	b = appendStr(b, string(e.EventType))
 	b = appendStr(b, e.EventClassifierCode)
 	b = appendStr(b, e.EventDateTime.String())
@@ -98,7 +144,8 @@ func AppendCanonical(b []byte, e *Event) []byte {
 			b = appendStr(b, v.VesselCallSign)
 		}
 	}
-	b = appendStr(b, e.Origin)
+	originAt := len(b)
+	b = appendStr(b, origin)
 	b = binary.AppendUvarint(b, uint64(len(e.Parties)))
 	for _, p := range e.Parties {
 		b = appendStr(b, p.Party)
@@ -144,8 +191,8 @@ func AppendCanonical(b []byte, e *Event) []byte {
 	}
 	// The clock stamp is always the last 8 bytes: the log encodes an event
 	// once and patches its stamp in when it sequences the batch.
-	b = binary.BigEndian.AppendUint64(b, uint64(e.HLC))
-	return b
+	b = binary.BigEndian.AppendUint64(b, uint64(hlc))
+	return b, originAt
 }
 
 func appendStr(b []byte, s string) []byte {
@@ -426,17 +473,28 @@ func ContentDigest(e *Event) [32]byte {
 // from its origin and content, so a retried submission gets the same id and
 // is recorded once.
 func DeriveEventID(origin string, e *Event) string {
-	c := *e
-	c.EventID, c.Origin, c.HLC = "", "", 0
+	enc, _ := appendCanonical(nil, e, "", "", 0)
+	return eventID(origin, enc)
+}
+
+// eventID derives an id from an origin and the canonical encoding of an
+// event without id, origin and clock stamp.
+func eventID(origin string, enc []byte) string {
 	h := sha256.New()
 	h.Write([]byte(idDomain))
 	h.Write([]byte(origin))
 	h.Write([]byte{0})
-	h.Write(AppendCanonical(nil, &c))
+	h.Write(enc)
 	var u [32]byte
 	h.Sum(u[:0])
 	u[6] = u[6]&0x0f | 0x80 // version 8
 	u[8] = u[8]&0x3f | 0x80 // RFC 9562 variant
-	x := hex.EncodeToString(u[:16])
-	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
+	var x [36]byte
+	hex.Encode(x[0:8], u[0:4])
+	hex.Encode(x[9:13], u[4:6])
+	hex.Encode(x[14:18], u[6:8])
+	hex.Encode(x[19:23], u[8:10])
+	hex.Encode(x[24:36], u[10:16])
+	x[8], x[13], x[18], x[23] = '-', '-', '-', '-'
+	return string(x[:])
 }

@@ -522,3 +522,31 @@ func TestCommitmentFormula(t *testing.T) {
 		t.Errorf("LeafHash = %x, want %x", got, want)
 	}
 }
+
+// TestAppendCanonicalID checks that encoding an event and deriving its id
+// in one pass gives exactly the id DeriveEventID gives and exactly the bytes
+// AppendCanonical gives for the event with that id, after whatever the
+// buffer held, for origins of every length class and events with ids.
+func TestAppendCanonicalID(t *testing.T) {
+	events := append(generated(300), validShipment(), validTransport(), validEquipment(), validReallocation(), validStock(), linkd.Event{})
+	origins := []string{"", "oceanic-lines", strings.Repeat("o", 200), strings.Repeat("p", 20000)}
+	for i := range events {
+		e := events[i]
+		e.Origin = origins[i%len(origins)]
+		if i%4 == 1 {
+			e.HLC = linkd.MakeHLC(genBase.UnixMilli()+int64(i), uint16(i))
+		}
+		prefix := []byte(strings.Repeat("x", i%3*100))
+		got, id := linkd.AppendCanonicalID(bytes.Clone(prefix), &e)
+		want := e
+		if want.EventID == "" {
+			want.EventID = linkd.DeriveEventID(e.Origin, &e)
+		}
+		if id != want.EventID {
+			t.Fatalf("event %d: id %q, want %q", i, id, want.EventID)
+		}
+		if wantBytes := linkd.AppendCanonical(bytes.Clone(prefix), &want); !bytes.Equal(got, wantBytes) {
+			t.Fatalf("event %d (origin of %d bytes): encoding differs from AppendCanonical with the derived id:\n got %x\nwant %x", i, len(e.Origin), got, wantBytes)
+		}
+	}
+}

@@ -37,32 +37,61 @@ import (
 	"github.com/linkd-dev/linkd/internal/partylog"
 )
 
-// Roster stamps and tracks shipment party lists for one node.
+// Roster stamps and tracks shipment party lists for one node. Its methods
+// may be called concurrently.
+//
+// The cache is split into shards by reference, each with its own lock, so
+// that stamping one request does not wait for another request's Learn: a
+// shard's lock is held only to read or update a single list, never across a
+// scan. A cached list is never modified in place (merge copies on write), so
+// a list read under the lock may be used after it is released.
 type Roster struct {
-	self linkd.Party
-	logs *partylog.Logs
+	self     linkd.Party
+	logs     *partylog.Logs
+	perShard int // cached references per shard
+	seed     maphash.Seed
 
+	shards [shardCount]shard
+	// gens are bumped when a reference's list may have grown, so a lookup
+	// whose scan raced with a Learn does not cache what the scan may have
+	// missed. A reference's counter is gens[hash%len(gens)]; its shard is
+	// shards[hash%shardCount], which divides len(gens).
+	gens [4096]atomic.Uint64
+}
+
+const shardCount = 64
+
+// shard holds the cached lists of the references that hash to it.
+type shard struct {
 	mu    sync.Mutex
-	cache map[string][]linkd.ShipmentParty // by reference key; guarded by mu
-	order []string                         // insertion order for eviction; guarded by mu
-	max   int
+	lists [3]map[string][]linkd.ShipmentParty // by ref.slot, then value; a nil list: no events yet; guarded by mu
+	order []ref                               // a ring in insertion order, for eviction; guarded by mu
+	next  int                                 // the oldest entry of order once it is full; guarded by mu
+}
 
-	gens [256]atomic.Uint64 // bumped when a reference's list may have grown
-	seed maphash.Seed
+func (s *shard) getLocked(rf ref) ([]linkd.ShipmentParty, bool) {
+	list, ok := s.lists[rf.slot()][rf.value]
+	return list, ok
 }
 
 // New returns the roster of the node whose logs these are. max bounds the
-// cached shipments; 0 means 100,000.
+// cached references (a shipment has up to three); 0 means 100,000.
 func New(self linkd.Party, logs *partylog.Logs, max int) *Roster {
 	if max <= 0 {
 		max = 100_000
 	}
-	return &Roster{self: self, logs: logs, cache: map[string][]linkd.ShipmentParty{}, max: max, seed: maphash.MakeSeed()}
+	r := &Roster{self: self, logs: logs, perShard: (max + shardCount - 1) / shardCount, seed: maphash.MakeSeed()}
+	for i := range r.shards {
+		for j := range r.shards[i].lists {
+			r.shards[i].lists[j] = map[string][]linkd.ShipmentParty{}
+		}
+	}
+	return r
 }
 
-// refs are the index keys a shipment is known by in an event.
-func refs(e *linkd.Event) []ref {
-	out := make([]ref, 0, 3)
+// refs appends to buf[:0] the index keys a shipment is known by in an event.
+func refs(buf *[3]ref, e *linkd.Event) []ref {
+	out := buf[:0]
 	if e.CarrierBookingReference != "" {
 		out = append(out, ref{partylog.ByBooking, e.CarrierBookingReference})
 	}
@@ -80,16 +109,43 @@ type ref struct {
 	value string
 }
 
-func (r ref) key() string { return string(rune(r.ix)) + r.value }
+// slot numbers the indexes refs uses, 0 to 2.
+func (rf ref) slot() int {
+	switch rf.ix {
+	case partylog.ByBooking:
+		return 0
+	case partylog.ByTransportDocument:
+		return 1
+	}
+	return 2
+}
+
+// slot returns the shard and generation counter of a reference.
+func (r *Roster) slot(rf ref) (*shard, *atomic.Uint64) {
+	h := maphash.String(r.seed, rf.value) ^ uint64(rf.ix)*0x9e3779b97f4a7c15
+	return &r.shards[h%shardCount], &r.gens[h%uint64(len(r.gens))]
+}
 
 // Of returns the party list of the shipment an event is about, as this node
 // knows it.
 func (r *Roster) Of(ctx context.Context, e *linkd.Event) ([]linkd.ShipmentParty, error) {
+	var buf [3]ref
+	list, err := r.of(ctx, refs(&buf, e))
+	return slices.Clone(list), err // a copy the caller may keep: list may be the cache's
+}
+
+// of returns the union of the lists filed under rs. The result may be a
+// cached list: the caller must not modify it.
+func (r *Roster) of(ctx context.Context, rs []ref) ([]linkd.ShipmentParty, error) {
 	var out []linkd.ShipmentParty
-	for _, rf := range refs(e) {
+	for _, rf := range rs {
 		list, err := r.lookup(ctx, rf)
 		if err != nil {
 			return nil, err
+		}
+		if len(out) == 0 {
+			out = list // cached lists hold each party once: no merge needed
+			continue
 		}
 		out = merge(out, list)
 	}
@@ -102,7 +158,8 @@ func (r *Roster) Of(ctx context.Context, e *linkd.Event) ([]linkd.ShipmentParty,
 // additions of the events before them.
 func (r *Roster) Stamp(ctx context.Context, events []linkd.Event) error {
 	var probs []linkd.Problem
-	pending := map[string][]linkd.ShipmentParty{} // this batch's additions by reference
+	var pending map[ref][]linkd.ShipmentParty // this batch's additions by reference; only needed by a later event
+	var buf [3]ref
 	for i := range events {
 		e := &events[i]
 		if e.EventID != "" {
@@ -113,16 +170,19 @@ func (r *Roster) Stamp(ctx context.Context, events []linkd.Event) error {
 				continue
 			}
 		}
-		current, err := r.Of(ctx, e)
+		rs := refs(&buf, e)
+		current, err := r.of(ctx, rs)
 		if err != nil {
 			return err
 		}
-		for _, rf := range refs(e) {
-			current = merge(current, pending[rf.key()])
+		for _, rf := range rs {
+			if p, ok := pending[rf]; ok {
+				current = merge(current, p)
+			}
 		}
 		named := e.Parties
 		switch {
-		case len(refs(e)) == 0:
+		case len(rs) == 0:
 			// No shipment (a centre's stock position): the origin names who
 			// receives it, and is on the list itself.
 			e.Parties = merge(named, []linkd.ShipmentParty{{Party: r.self.ID, Role: r.role(named)}})
@@ -143,8 +203,13 @@ func (r *Roster) Stamp(ctx context.Context, events []linkd.Event) error {
 		// A copy: the list may be the caller's slice or the cache's.
 		e.Parties = slices.Clone(e.Parties)
 		slices.SortFunc(e.Parties, func(a, b linkd.ShipmentParty) int { return strings.Compare(a.Party, b.Party) })
-		for _, rf := range refs(e) {
-			pending[rf.key()] = e.Parties
+		if i < len(events)-1 && len(rs) > 0 {
+			if pending == nil {
+				pending = make(map[ref][]linkd.ShipmentParty)
+			}
+			for _, rf := range rs {
+				pending[rf] = e.Parties
+			}
 		}
 	}
 	if len(probs) > 0 {
@@ -170,38 +235,36 @@ func (r *Roster) role(named []linkd.ShipmentParty) linkd.Role {
 // Learn folds recorded or verified events into the cached lists. Call it
 // after events become durable: appended here or applied from a peer.
 func (r *Roster) Learn(events []linkd.Event) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	var buf [3]ref
 	for i := range events {
 		e := &events[i]
 		if len(e.Parties) == 0 {
 			continue
 		}
-		for _, rf := range refs(e) {
-			k := rf.key()
-			r.gen(k).Add(1)
-			if list, ok := r.cache[k]; ok {
-				r.cache[k] = fold(list, e, r.self.ID)
+		for _, rf := range refs(&buf, e) {
+			s, gen := r.slot(rf)
+			s.mu.Lock()
+			gen.Add(1)
+			if list, ok := s.getLocked(rf); ok {
+				s.lists[rf.slot()][rf.value] = fold(list, e, r.self.ID)
 			}
+			s.mu.Unlock()
 		}
 	}
 }
 
-func (r *Roster) gen(k string) *atomic.Uint64 {
-	return &r.gens[maphash.String(r.seed, k)%uint64(len(r.gens))]
-}
-
 // lookup returns the list filed under one reference, from the cache or the
-// events the node holds.
+// events the node holds. The result may be the cache's: the caller must not
+// modify it.
 func (r *Roster) lookup(ctx context.Context, rf ref) ([]linkd.ShipmentParty, error) {
-	k := rf.key()
-	r.mu.Lock()
-	list, ok := r.cache[k]
-	r.mu.Unlock()
+	s, gen := r.slot(rf)
+	s.mu.Lock()
+	list, ok := s.getLocked(rf)
+	g := gen.Load()
+	s.mu.Unlock()
 	if ok {
 		return list, nil
 	}
-	g := r.gen(k).Load()
 	q := partylog.Query{Index: rf.ix, Value: rf.value, Limit: partylog.MaxPageSize}
 	for {
 		page, err := r.logs.Scan(ctx, q)
@@ -216,15 +279,20 @@ func (r *Roster) lookup(ctx context.Context, rf ref) ([]linkd.ShipmentParty, err
 		}
 		q.Cursor = page.Next
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.gen(k).Load() == g { // nothing learnt meanwhile that the scan may have missed
-		if len(r.order) >= r.max {
-			delete(r.cache, r.order[0])
-			r.order = r.order[1:]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Cache the list unless something learnt meanwhile that the scan may
+	// have missed, or a concurrent lookup of the same reference has.
+	if _, ok := s.getLocked(rf); !ok && gen.Load() == g {
+		if len(s.order) < r.perShard {
+			s.order = append(s.order, rf)
+		} else {
+			old := s.order[s.next]
+			delete(s.lists[old.slot()], old.value)
+			s.order[s.next] = rf
+			s.next = (s.next + 1) % len(s.order)
 		}
-		r.cache[k] = list
-		r.order = append(r.order, k)
+		s.lists[rf.slot()][rf.value] = list
 	}
 	return list, nil
 }

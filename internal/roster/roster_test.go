@@ -3,6 +3,7 @@ package roster_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -153,5 +154,110 @@ func TestRosterStockPositionNamesItsReaders(t *testing.T) {
 	}
 	if got := names(evs[0]); got != "dc-hamburg dc-rotterdam eu-retailer " {
 		t.Fatalf("stock position goes to %q", got)
+	}
+}
+
+// TestRosterLearnsAfterACachedMiss checks that a shipment looked up before
+// it had any events (a cached empty list) gets the list of the events learnt
+// since, rather than staying empty.
+func TestRosterLearnsAfterACachedMiss(t *testing.T) {
+	l, r := open(t, forwarder)
+	ctx := context.Background()
+	probe := event("BKG-LATE")
+	if list, err := r.Of(ctx, &probe); err != nil || len(list) != 0 {
+		t.Fatalf("an unknown shipment has %v (%v), want none", list, err)
+	}
+	// Recorded without stamping, as events applied from a peer are.
+	evs := []linkd.Event{event("BKG-LATE", "carrier-a", "forwarder")}
+	if _, err := l.Append(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	r.Learn(evs)
+	list, err := r.Of(ctx, &probe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(linkd.Event{Parties: list}); got != "carrier-a forwarder " {
+		t.Fatalf("after learning the first event: %q, want %q", got, "carrier-a forwarder ")
+	}
+}
+
+// TestRosterEvictionKeepsLists checks that a cache too small for the
+// shipments answers from the log for those it evicted.
+func TestRosterEvictionKeepsLists(t *testing.T) {
+	l, _ := open(t, forwarder)
+	r := roster.New(forwarder, partylog.NewLogs(l, nil), 1)
+	for i := range 200 {
+		if _, err := record(t, l, r, event(fmt.Sprintf("BKG-E%d", i), fmt.Sprintf("carrier-%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 200 {
+		evs, err := record(t, l, r, event(fmt.Sprintf("BKG-E%d", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := names(evs[0]), fmt.Sprintf("carrier-%d forwarder ", i); got != want {
+			t.Fatalf("BKG-E%d after eviction: %q, want %q", i, got, want)
+		}
+	}
+}
+
+// TestRosterConcurrentAdditions records additions to the same shipments from
+// many goroutines at once: every addition must end up on the cached list,
+// which must match what a fresh roster derives from the log.
+func TestRosterConcurrentAdditions(t *testing.T) {
+	l, r := open(t, forwarder)
+	ctx := context.Background()
+	const workers, shipments = 8, 16
+	base := time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC)
+	errs := make(chan error, workers)
+	for w := range workers {
+		mine := make([]linkd.Event, shipments)
+		for s := range mine {
+			mine[s] = event(fmt.Sprintf("BKG-C%d", s), fmt.Sprintf("party-%d", w))
+			mine[s].EventDateTime = linkd.Time{Time: base.Add(time.Duration(w*shipments+s) * time.Second)}
+			mine[s].TransportDocumentReference = fmt.Sprintf("BL-C%d-%d", s, w%2) // a second reference, shared by half
+		}
+		go func() {
+			for s := range shipments {
+				evs := []linkd.Event{mine[s]}
+				if err := r.Stamp(ctx, evs); err != nil {
+					errs <- err
+					return
+				}
+				if _, err := l.Append(ctx, evs); err != nil {
+					errs <- err
+					return
+				}
+				r.Learn(evs)
+			}
+			errs <- nil
+		}()
+	}
+	for range workers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	fresh := roster.New(forwarder, partylog.NewLogs(l, nil), 0)
+	for s := range shipments {
+		probe := event(fmt.Sprintf("BKG-C%d", s))
+		cached, err := r.Of(ctx, &probe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		derived, err := fresh.Of(ctx, &probe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cached) != workers+1 {
+			t.Errorf("BKG-C%d: cached list %v, want forwarder and %d parties", s, cached, workers)
+		}
+		for _, p := range derived {
+			if !slices.ContainsFunc(cached, func(c linkd.ShipmentParty) bool { return c.Party == p.Party }) {
+				t.Errorf("BKG-C%d: the log has %s on the list, the cache does not", s, p.Party)
+			}
+		}
 	}
 }
