@@ -32,7 +32,8 @@ func (s *Server) getShipment(w http.ResponseWriter, r *http.Request) error {
 			continue
 		}
 		state, timeline := shipment.Build(ref, recs)
-		writeJSON(w, http.StatusOK, linkd.ShipmentView{State: state, Timeline: timeline, Truncated: truncated})
+		view := linkd.ShipmentView{State: state, Timeline: timeline, Truncated: truncated}
+		writeBody(w, http.StatusOK, append(shipment.AppendJSON(nil, &view), '\n'))
 		return nil
 	}
 	return linkd.Errorf(linkd.ENotFound, "no events name %q as a booking, B/L or container", clip(ref))
