@@ -18,8 +18,10 @@ import (
 	"time"
 
 	"github.com/linkd-dev/linkd"
+	"github.com/linkd-dev/linkd/internal/docs"
 	"github.com/linkd-dev/linkd/internal/partylog"
 	"github.com/linkd-dev/linkd/internal/scenario"
+	"github.com/linkd-dev/linkd/internal/shred"
 	"github.com/linkd-dev/linkd/internal/store"
 	"github.com/linkd-dev/linkd/internal/tlog"
 )
@@ -154,7 +156,13 @@ func ingestOne(ctx context.Context, dir string, s IngestScenario, events []linkd
 		return IngestResult{}, err
 	}
 	defer db.Close()
-	l, err := partylog.Open(db, partylog.Config{Self: benchParty, SigningKey: skey})
+	// As a node does: each shipment's records sealed under its data key.
+	keys, err := shred.Open(db, filepath.Join(dir, "keys"), nil)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	defer keys.Close()
+	l, err := partylog.Open(db, partylog.Config{Self: benchParty, SigningKey: skey, Sealer: docs.EventSealer{Keys: keys}})
 	if err != nil {
 		return IngestResult{}, err
 	}

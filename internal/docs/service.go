@@ -248,6 +248,11 @@ func (s *Service) applyErasure(ctx context.Context, e *linkd.Event, why string) 
 	if err != nil {
 		return nil, err
 	}
+	// The shipment's event records in the store are sealed under the keys
+	// just destroyed; the decoded copies the feed keeps go too.
+	if s.cfg.Feed != nil {
+		s.cfg.Feed.Forget()
+	}
 	s.logger.Info("shipment erased", "shipment", ShipmentOf(e).String(), "by", e.Origin, "event_id", e.EventID, "documents", len(hashes))
 	return hashes, nil
 }

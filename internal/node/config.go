@@ -81,6 +81,7 @@ type LimitsConfig struct {
 	WriteTimeout      Duration `yaml:"write_timeout"`       // to send a whole answer
 	IdleTimeout       Duration `yaml:"idle_timeout"`        // keep-alive connections between requests
 	MaxHeaderBytes    int      `yaml:"max_header_bytes"`
+	MaxDocumentBytes  int64    `yaml:"max_document_bytes"` // one trade document, uploaded or fetched from a peer; 413 above
 }
 
 // Policy is the destination policy for webhooks; prefixes were checked by
@@ -147,6 +148,7 @@ func Defaults() Config {
 			WriteTimeout:      Duration(60 * time.Second),
 			IdleTimeout:       Duration(120 * time.Second),
 			MaxHeaderBytes:    64 << 10,
+			MaxDocumentBytes:  100 << 20,
 		},
 		Log:           LogConfig{Level: "info", Format: "text"},
 		ShutdownGrace: Duration(30 * time.Second),
@@ -245,6 +247,9 @@ func (c *Config) Validate() error {
 	if l.MaxConcurrent < 1 {
 		add("limits.max_concurrent", "want at least 1")
 	}
+	if l.MaxDocumentBytes < 1<<10 || l.MaxDocumentBytes > 64<<30 {
+		add("limits.max_document_bytes", "want 1 KiB to 64 GiB")
+	}
 	if l.RatePerToken < 0 {
 		add("limits.rate_per_token", "want 0 (unlimited) or more")
 	}
@@ -312,6 +317,7 @@ limits:
   write_timeout: {{.Limits.WriteTimeout}}           # to send a whole answer
   idle_timeout: {{.Limits.IdleTimeout}}            # keep-alive connections between requests
   max_header_bytes: {{.Limits.MaxHeaderBytes}}
+  max_document_bytes: {{.Limits.MaxDocumentBytes}}  # one trade document, uploaded or fetched from a peer; larger ones get 413
 
 log:
   level: {{.Log.Level}}     # debug, info, warn or error

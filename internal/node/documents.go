@@ -8,6 +8,7 @@ import (
 
 	"github.com/linkd-dev/linkd"
 	"github.com/linkd-dev/linkd/internal/docs"
+	"github.com/linkd-dev/linkd/internal/partylog"
 	"github.com/linkd-dev/linkd/internal/shred"
 )
 
@@ -24,11 +25,7 @@ type documentService = docs.Service
 // it opens after them; startDocuments begins its work when Serve does.
 func (n *Node) openDocuments(cfg Config, party linkd.Party, cert tls.Certificate, logger *slog.Logger) error {
 	data := cfg.Path(cfg.Data)
-	keys, err := shred.Open(n.db, filepath.Join(data, "keys"), logger.With("component", "keys"))
-	if err != nil {
-		return err
-	}
-	store, err := docs.OpenStore(n.db, filepath.Join(data, "documents"), keys, docs.Options{Logger: logger.With("component", "documents")})
+	store, err := docs.OpenStore(n.db, filepath.Join(data, "documents"), n.keys, docs.Options{MaxSize: cfg.Limits.MaxDocumentBytes, Logger: logger.With("component", "documents")})
 	if err != nil {
 		return err
 	}
@@ -65,3 +62,7 @@ func (n *Node) apiIngest(ctx context.Context, events []linkd.Event) ([]linkd.Ack
 
 // Documents is the node's trade documents.
 func (n *Node) Documents() *docs.Service { return n.docs }
+
+// eventSealer seals the log's event records under their shipment's data
+// key (internal/docs decides which events have one).
+func eventSealer(keys *shred.Keys) partylog.Sealer { return docs.EventSealer{Keys: keys} }

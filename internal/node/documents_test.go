@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -26,6 +27,7 @@ import (
 	"github.com/linkd-dev/linkd/internal/faultnet"
 	"github.com/linkd-dev/linkd/internal/node"
 	"github.com/linkd-dev/linkd/internal/peers"
+	"github.com/linkd-dev/linkd/internal/tlog"
 )
 
 // These tests run real nodes linked over mutual TLS on loopback and share
@@ -49,7 +51,7 @@ type docNode struct {
 
 // startDoc inits and serves a node for p, with an admin client. It does
 // what start does, for tests and benchmarks alike.
-func startDoc(tb testing.TB, p linkd.Party) *docNode {
+func startDoc(tb testing.TB, p linkd.Party, configure ...func(*node.Config)) *docNode {
 	tb.Helper()
 	bg := context.Background()
 	res, err := node.Init(bg, node.InitOptions{Dir: filepath.Join(tb.TempDir(), p.ID), Party: p, Listen: "127.0.0.1:0"})
@@ -59,6 +61,9 @@ func startDoc(tb testing.TB, p linkd.Party) *docNode {
 	cfg, err := node.LoadConfig(res.ConfigPath)
 	if err != nil {
 		tb.Fatal(err)
+	}
+	for _, c := range configure {
+		c(&cfg)
 	}
 	n, err := node.Open(cfg, nil)
 	if err != nil {
@@ -97,9 +102,19 @@ func startDoc(tb testing.TB, p linkd.Party) *docNode {
 // lane starts a node per party and links every pair.
 func lane(t *testing.T, parties ...linkd.Party) []*docNode {
 	t.Helper()
+	return laneWith(t, nil, parties...)
+}
+
+// laneWith is lane with each node's config changed by configure.
+func laneWith(t *testing.T, configure func(*node.Config), parties ...linkd.Party) []*docNode {
+	t.Helper()
 	ns := make([]*docNode, len(parties))
 	for i, p := range parties {
-		ns[i] = startDoc(t, p)
+		if configure != nil {
+			ns[i] = startDoc(t, p, configure)
+		} else {
+			ns[i] = startDoc(t, p)
+		}
 	}
 	for i := range ns {
 		for j := i + 1; j < len(ns); j++ {
@@ -335,7 +350,8 @@ func sortedCopy(s []string) []string {
 func TestDocumentUploadRefusesBadInput(t *testing.T) {
 	t.Parallel()
 	bg := context.Background()
-	ns := lane(t, docForwarder, docCustoms)
+	const limit = 1 << 20 // limits.max_document_bytes
+	ns := laneWith(t, func(c *node.Config) { c.Limits.MaxDocumentBytes = limit }, docForwarder, docCustoms)
 	fwd := ns[0]
 	fwd.record(t, booking("BKG-BAD", docForwarder, docCustoms))
 	good, sha := pdf(t, canary(t), 100<<10)
@@ -355,8 +371,8 @@ func TestDocumentUploadRefusesBadInput(t *testing.T) {
 		{"unknown shipment", bytes.NewReader(good), int64(len(good)), client.DocumentUpload{SHA256: sha, Type: "INV", Shipment: docs.Shipment{CarrierBookingReference: "BKG-NONE"}}, linkd.EInvalid, "knows no shipment"},
 		{"hash mismatch", bytes.NewReader(good), int64(len(good)), client.DocumentUpload{SHA256: hex.EncodeToString(other[:]), Type: "INV", Shipment: sh}, linkd.EInvalid, "hash to sha256 " + sha},
 		{"not a hash", bytes.NewReader(good), int64(len(good)), client.DocumentUpload{SHA256: "not-a-hash", Type: "INV", Shipment: sh}, linkd.EInvalid, "64 lowercase hex digits"},
-		{"oversized", io.LimitReader(zeros{}, docs.DefaultMaxSize+1), docs.DefaultMaxSize + 1, client.DocumentUpload{SHA256: sha, Type: "INV", Shipment: sh}, linkd.ETooLarge, "over this node's limit"},
-		{"oversized, length not declared", io.MultiReader(bytes.NewReader(good), io.LimitReader(zeros{}, docs.DefaultMaxSize)), -1, client.DocumentUpload{SHA256: sha, Type: "INV", Shipment: sh}, linkd.ETooLarge, "over the limit"},
+		{"oversized", io.LimitReader(zeros{}, limit+1), limit + 1, client.DocumentUpload{SHA256: sha, Type: "INV", Shipment: sh}, linkd.ETooLarge, "over this node's limit"},
+		{"oversized, length not declared", io.MultiReader(bytes.NewReader(good), io.LimitReader(zeros{}, limit)), -1, client.DocumentUpload{SHA256: sha, Type: "INV", Shipment: sh}, linkd.ETooLarge, "over the limit"},
 		{"not PDF, JSON or XML", strings.NewReader("GIF89a not a document"), 21, client.DocumentUpload{SHA256: hashOf("GIF89a not a document"), Type: "INV", Shipment: sh}, linkd.EInvalid, "not a PDF, JSON or XML"},
 		{"type declared wrong", bytes.NewReader(good), int64(len(good)), client.DocumentUpload{SHA256: sha, Type: "INV", Shipment: sh, ContentType: "application/xml"}, linkd.EInvalid, "bytes are application/pdf"},
 		{"visibility outside the matrix", bytes.NewReader(good), int64(len(good)), client.DocumentUpload{SHA256: sha, Type: "INV", Shipment: sh, Visibility: []string{"hh-terminal"}}, linkd.EInvalid, "not on the party list"},
@@ -512,6 +528,19 @@ func TestDocumentErasureShredsEverywhere(t *testing.T) {
 	fwd.record(t, booking("BKG-ERASE", docForwarder, docCustoms, docConsignee))
 	sh := docs.Shipment{CarrierBookingReference: "BKG-ERASE"}
 	secrets := map[string][]byte{}
+	// An event of the shipment whose payload carries a canary; every node
+	// holds it sealed under its own key of the shipment.
+	held := booking("BKG-ERASE")
+	held.ShipmentEventTypeCode, held.DocumentTypeCode, held.Reason = "HOLD", "BKG", canary(t)
+	secrets["the payload of a shipment event"] = []byte(held.Reason)
+	res, err := fwd.c.AppendEvents(bg, []linkd.Event{held})
+	if err != nil {
+		t.Fatal(err)
+	}
+	heldAck := res.Acks[0]
+	for _, n := range ns {
+		eventually(t, n.party.ID+" holds the event", func() bool { return slices.Contains(n.timeline(t, "BKG-ERASE"), heldAck.EventID) })
+	}
 	var shas []string
 	for _, typ := range []string{"INV", "PKL"} {
 		secret := canary(t)
@@ -539,9 +568,9 @@ func TestDocumentErasureShredsEverywhere(t *testing.T) {
 		needles[k] = v
 	}
 	for _, n := range ns {
-		key, err := os.ReadFile(n.r.n.Documents().Store().Keys().Path(sh.KeyID()))
-		if err != nil || len(key) != 32 {
-			t.Fatalf("%s's data key of BKG-ERASE: %d bytes, %v", n.party.ID, len(key), err)
+		key, ok := n.r.n.Documents().Store().Keys().KeyMaterial(sh.KeyID())
+		if !ok || len(key) != 32 {
+			t.Fatalf("%s has no data key of BKG-ERASE", n.party.ID)
 		}
 		needles[n.party.ID+"'s data key"] = key
 	}
@@ -569,7 +598,40 @@ func TestDocumentErasureShredsEverywhere(t *testing.T) {
 		}
 	}
 
-	// Nothing that could give the documents back remains on any disk.
+	// The shipment's events are gone with the documents: not in the
+	// timeline, not to be read, not to be sent on; but the erasure is there.
+	for _, n := range ns {
+		if slices.Contains(n.timeline(t, "BKG-ERASE"), heldAck.EventID) {
+			t.Errorf("%s's timeline of BKG-ERASE still shows the erased event", n.party.ID)
+		}
+		if _, err := n.c.Event(bg, heldAck.EventID); linkd.ErrorCode(err) != linkd.ENotFound || !strings.Contains(err.Error(), "erased") {
+			t.Errorf("%s reads the erased event: %v, want not found, saying it was erased", n.party.ID, err)
+		}
+	}
+	// The origin's tree still proves the erased event's commitment.
+	cp, err := fwd.c.Checkpoint(bg, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proof, err := fwd.c.InclusionProof(bg, heldAck.LogIndex, cp.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := base64.StdEncoding.DecodeString(heldAck.LeafHash)
+	path := make([]tlog.Hash, len(proof.Hashes))
+	for i, h := range proof.Hashes {
+		path[i] = tlog.Hash(h)
+	}
+	if err := tlog.VerifyInclusion(tlog.Hash(leaf), heldAck.LogIndex, cp.Size, path, tlog.Hash(cp.RootHash)); err != nil {
+		t.Errorf("the erased event's inclusion proof after erasure: %v", err)
+	}
+	// No new event of the shipment is taken.
+	late := booking("BKG-ERASE")
+	if _, err := fwd.c.AppendEvents(bg, []linkd.Event{late}); linkd.ErrorCode(err) != linkd.EConflict || !strings.Contains(err.Error(), "erased") {
+		t.Errorf("recording an event of the erased shipment: %v, want a conflict saying it was erased", err)
+	}
+
+	// Nothing that could give the documents or events back remains on any disk.
 	for _, n := range ns {
 		for what, p := range n.scan(t, needles) {
 			t.Errorf("%s: after erasure, %s is still on disk in %s", n.party.ID, what, p)

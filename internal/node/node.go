@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -34,6 +35,7 @@ import (
 	"github.com/linkd-dev/linkd/internal/peers"
 	"github.com/linkd-dev/linkd/internal/raftlog"
 	"github.com/linkd-dev/linkd/internal/roster"
+	"github.com/linkd-dev/linkd/internal/shred"
 	"github.com/linkd-dev/linkd/internal/store"
 	"github.com/linkd-dev/linkd/internal/subscribe"
 	"github.com/linkd-dev/linkd/internal/telemetry"
@@ -58,6 +60,7 @@ type Node struct {
 	subs    *subscribe.Manager
 	reactor *reactor
 	docs    *documentService
+	keys    *shred.Keys // per-shipment data keys (crypto-shredding)
 	unsub   func()
 	applied atomic.Pointer[func(origin string, from int64, res partylog.ApplyResult)]
 	card    peers.Peer // this node's card for partners, or
@@ -105,10 +108,16 @@ func Open(cfg Config, logger *slog.Logger) (n *Node, err error) {
 	if n.db, err = store.Open(cfg.Path(cfg.Data), store.Options{Logger: logger}); err != nil {
 		return nil, err
 	}
+	// The per-shipment data keys: event records and documents of a
+	// shipment are sealed under its key, which erasure destroys.
+	if n.keys, err = shred.Open(n.db, filepath.Join(cfg.Path(cfg.Data), "keys"), logger.With("component", "keys")); err != nil {
+		return nil, err
+	}
 	n.log, err = n.openLog(cfg, cert, partylog.Config{
 		Self:       party,
 		SigningKey: strings.TrimSpace(string(skey)),
 		Logger:     logger,
+		Sealer:     eventSealer(n.keys),
 		OnCommit: func(c partylog.CommitInfo) {
 			n.metrics.ObserveCommit(c.Events, c.SyncDuration, c.Size)
 			if n.links != nil {
@@ -287,6 +296,9 @@ func (n *Node) Close() error {
 		n.reactor.close()
 	}
 	n.closeDocuments()
+	if n.keys != nil {
+		defer n.keys.Close()
+	}
 	if n.cluster != nil {
 		errs = append(errs, n.cluster.Close()) // Raft first: it applies to the log
 	}

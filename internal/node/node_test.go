@@ -382,6 +382,7 @@ func TestLoadConfigRefuses(t *testing.T) {
 		{"zero grace", set("shutdown_grace", "0s"), []string{"shutdown_grace"}},
 		{"no concurrency", set("max_concurrent", "0"), []string{"limits.max_concurrent"}},
 		{"tiny body limit", set("max_body_bytes", "10"), []string{"limits.max_body_bytes"}},
+		{"tiny document limit", set("max_document_bytes", "10"), []string{"limits.max_document_bytes"}},
 		{"rate without burst", set("burst_per_token", "0"), []string{"limits.burst_per_token"}},
 		{"log level", set("level", "loud"), []string{"log.level"}},
 		{"unknown jurisdiction", set("jurisdiction", "[VN, MOON]"), []string{"party.jurisdiction[1]"}},

@@ -150,7 +150,7 @@ func OpenReplicated(db *pebble.DB, cfg Config, rc ReplicationConfig) (*Log, erro
 	if rc.SyncInterval == 0 {
 		rc.SyncInterval = 100 * time.Millisecond
 	}
-	sp := space{db, cfg.LogNumber}
+	sp := space{db: db, num: cfg.LogNumber, sealer: cfg.Sealer, own: true}
 	if v, err := sp.get(sp.restoringKey()); err != nil {
 		return nil, fmt.Errorf("open replicated log: %w", err)
 	} else if v != nil {
@@ -221,7 +221,7 @@ func (l *Log) loadReplicated(rp *replication, last linkd.HLC) error {
 // replicated log, and its applied index and record. A single node must not
 // open such a store: it would write a history the other members never saw.
 func ReplicatedState(db *pebble.DB) (replicated bool, applied uint64, record []byte, err error) {
-	sp := space{db, 0}
+	sp := space{db: db}
 	v, err := sp.get(sp.appliedKey())
 	if err != nil {
 		return false, 0, nil, err
@@ -326,6 +326,7 @@ func (l *Log) proposeLoop() {
 	defer l.wg.Done()
 	rp := l.repl
 	defer rp.cancel()
+	var keys keySet
 	for {
 		var first *request
 		select {
@@ -355,6 +356,20 @@ func (l *Log) proposeLoop() {
 				size += requestBytes(r)
 			default:
 				break drain
+			}
+		}
+		// Appends of an erased shipment are refused here, by the leader:
+		// the members apply what it proposes whatever their keys say.
+		destroyed, err := l.ensureKeys(reqs, &keys)
+		if err != nil {
+			<-rp.inflight
+			answer(reqs, nil, err)
+			continue
+		}
+		if len(destroyed) > 0 {
+			if reqs = refuseErased(reqs, destroyed); len(reqs) == 0 {
+				<-rp.inflight
+				continue
 			}
 		}
 		batch, err := l.prepare(reqs, size)
@@ -552,6 +567,9 @@ func (l *Log) ApplyCommitted(entries []Committed) []any {
 		}
 	}
 	var note []byte
+	if fail == nil && len(notes) > 0 {
+		_, fail = w.seal(l.sealer, false)
+	}
 	if fail == nil && changed {
 		size := w.size + 3*(opOverhead+16) + len(record)
 		for _, n := range notes {
@@ -634,7 +652,7 @@ func (l *Log) applyAppends(data []byte) ([]Outcome, []byte, linkd.Checkpoint, er
 	// The consensus layer may hold data (its log cache, an AppendEntries in
 	// flight); stamps are patched in a copy.
 	data = append([]byte(nil), data...)
-	reqs, salts, err := decodeAppends(data, l.self.ID)
+	reqs, salts, err := decodeAppends(data, l.self.ID, l.sealer)
 	if err != nil {
 		return nil, nil, linkd.Checkpoint{}, nil
 	}
@@ -713,7 +731,7 @@ var errBatch = errors.New("malformed batch")
 // not decode, or are not this log's, carries its error and no events; the
 // salts are per append, per event. The entries' canonical encodings alias
 // data.
-func decodeAppends(data []byte, self string) ([]*request, [][][]byte, error) {
+func decodeAppends(data []byte, self string, sealer Sealer) ([]*request, [][][]byte, error) {
 	d := batchReader{b: data}
 	n := d.uvarint()
 	if d.err != nil || n > uint64(len(data)) {
@@ -750,6 +768,9 @@ func decodeAppends(data []byte, self string) ([]*request, [][][]byte, error) {
 				r.err = linkd.Errorf(linkd.EInvalid, "event %d of the append is %s's, not this log's", i, clip(ev.Origin))
 			default:
 				r.events[i] = newEntry(&ev, canon)
+				if sealer != nil {
+					r.events[i].key = sealer.KeyID(&ev)
+				}
 			}
 		}
 		if r.err != nil {

@@ -40,7 +40,7 @@ func FuzzDecodeAppends(f *testing.F) {
 	f.Add([]byte{1, 1, 0})
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0x0f})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		reqs, salts, err := decodeAppends(b, terminal.ID)
+		reqs, salts, err := decodeAppends(b, terminal.ID, nil)
 		if err != nil {
 			return
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/linkd-dev/linkd"
+	"github.com/linkd-dev/linkd/internal/shred"
 	"github.com/linkd-dev/linkd/internal/store"
 )
 
@@ -25,10 +26,12 @@ type fakeGroup struct {
 }
 
 type fakeMember struct {
-	dir string
-	db  *pebble.DB
-	log *Log
-	now func() time.Time
+	dir    string
+	db     *pebble.DB
+	log    *Log
+	now    func() time.Time
+	sealed bool        // records sealed under keys of the member's own
+	keys   *shred.Keys // when sealed
 }
 
 func (g *fakeGroup) Propose(ctx context.Context, batch []byte) ([]Outcome, error) {
@@ -93,7 +96,14 @@ func (g *fakeGroup) open(t *testing.T, m *fakeMember) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := OpenReplicated(db, Config{Self: terminal, SigningKey: testSKey, Now: m.now}, ReplicationConfig{Proposer: g})
+	cfg := Config{Self: terminal, SigningKey: testSKey, Now: m.now}
+	if m.sealed {
+		if m.keys, err = shred.Open(db, filepath.Join(m.dir, "keys"), nil); err != nil {
+			t.Fatal(err)
+		}
+		cfg.Sealer = bookingSealer{m.keys}
+	}
+	l, err := OpenReplicated(db, cfg, ReplicationConfig{Proposer: g})
 	if err != nil {
 		db.Close()
 		t.Fatal(err)
@@ -110,6 +120,9 @@ func (g *fakeGroup) close(m *fakeMember) {
 	g.mu.Unlock()
 	if l != nil {
 		l.Close()
+		if m.keys != nil {
+			m.keys.Close()
+		}
 		db.Close()
 	}
 }

@@ -41,8 +41,10 @@ const (
 // space is one log's key namespace in a store: its own log or a replica of
 // a peer's. Every key of the log carries num.
 type space struct {
-	db  *pebble.DB
-	num uint32
+	db     *pebble.DB
+	num    uint32
+	sealer Sealer // nil: records are kept in the clear
+	own    bool   // the node's own log, where a record held as a commitment was erased
 }
 
 // Index names a secondary index.

@@ -54,6 +54,11 @@ type Config struct {
 	// every later group wait for it: keep it to a few counter updates, never
 	// I/O or a lock held for long elsewhere. Nil means no callback.
 	OnCommit func(CommitInfo)
+	// Sealer, if not nil, encrypts the records of events that belong to a
+	// shipment under the shipment's key, so erasing the shipment destroys
+	// them here (crypto-shredding). Appends of an erased shipment's events
+	// are refused. Nil keeps every record in the clear.
+	Sealer Sealer
 }
 
 // CommitInfo describes one durable group commit.
@@ -92,12 +97,13 @@ type Log struct {
 	cp         linkd.Checkpoint // guarded by mu: its parsed body
 
 	// Owned by the sequencer goroutine.
-	frontier *tlog.Frontier
-	ids      *idFilter
-	ws       writeSet             // the group being built
-	pending  map[string]pendingID // ids the group being built writes
-	salts    []byte               // the group's salts
-	isNew    []bool               // scratch for check
+	frontier  *tlog.Frontier
+	ids       *idFilter
+	ws        writeSet             // the group being built
+	pending   map[string]pendingID // ids the group being built writes
+	salts     []byte               // the group's salts
+	isNew     []bool               // scratch for check
+	groupKeys keySet               // the group's shipment keys
 
 	stats Stats
 
@@ -131,6 +137,7 @@ type entry struct {
 	typ                    linkd.EventType
 	code, location         string
 	t                      uint64 // timeKey of the event time
+	key                    string // the shipment key its record is sealed under (Config.Sealer); "" for none
 }
 
 // newEntry makes the entry of e, whose canonical encoding is canon.
@@ -198,7 +205,7 @@ func open(db *pebble.DB, cfg Config) (*Log, error) {
 		maxGroup = 8192
 	}
 	l := &Log{
-		space: space{db, cfg.LogNumber}, self: cfg.Self, origin: origin,
+		space: space{db: db, num: cfg.LogNumber, sealer: cfg.Sealer, own: true}, self: cfg.Self, origin: origin,
 		signer: signer, verifier: verifier, vkey: vkey,
 		logger:   logger.With("party", cfg.Self.ID),
 		onCommit: cfg.OnCommit,
@@ -335,8 +342,11 @@ func (l *Log) AppendNotify(ctx context.Context, events []linkd.Event, committed 
 	for i := range events {
 		e := events[i] // a copy: the canonical encoding carries this log's origin
 		e.Origin, e.HLC = l.self.ID, 0
-		if e.EventID == "" {
-			e.EventID = linkd.DeriveEventID(l.self.ID, &e)
+		start := len(buf)
+		// An event without an id gets DeriveEventID's, from the encoding
+		// the log keeps rather than one of its own.
+		buf, e.EventID = linkd.AppendCanonicalID(buf, &e)
+		if events[i].EventID == "" {
 			if derived == nil {
 				derived = make(map[string]int)
 			}
@@ -346,13 +356,14 @@ func (l *Log) AppendNotify(ctx context.Context, events []linkd.Event, committed 
 			}
 			derived[e.EventID] = i
 		}
-		start := len(buf)
-		buf = linkd.AppendCanonical(buf, &e)
 		if n := len(buf) - start; n > linkd.MaxEventBytes {
 			return nil, &linkd.Error{Code: linkd.ETooLarge, Message: fmt.Sprintf("event %d encodes to %d bytes; at most %d", i, n, linkd.MaxEventBytes)}
 		}
 		// If buf moves later, canon keeps the old array, which nothing writes again.
 		r.events[i] = newEntry(&e, buf[start:len(buf):len(buf)])
+		if l.sealer != nil {
+			r.events[i].key = l.sealer.KeyID(&e)
+		}
 	}
 	select {
 	case l.reqs <- r:
@@ -469,8 +480,18 @@ func (l *Log) commit(g *group, n int, prev *group) {
 	clear(pending)
 	defer clear(pending) // drop the references to this group's events
 	start := l.frontier.Size()
+	destroyed, err := l.ensureKeys(g.reqs, &l.groupKeys)
+	if err != nil {
+		l.stop(err)
+		failGroup(g, l.stopErr())
+		return
+	}
 	var last linkd.HLC
 	for _, r := range g.reqs {
+		if err := erasedIn(r.events, destroyed); err != nil {
+			r.err = err
+			continue
+		}
 		isNew, err := l.check(r, pending)
 		if err != nil {
 			r.err = err
@@ -517,6 +538,11 @@ func (l *Log) commit(g *group, n int, prev *group) {
 		g.note, err = tlog.SignCheckpoint(g.cp, l.signer)
 	}
 	if err != nil {
+		l.stop(err)
+		failGroup(g, l.stopErr())
+		return
+	}
+	if _, err := w.seal(l.sealer, true); err != nil { // ensureKeys made the keys
 		l.stop(err)
 		failGroup(g, l.stopErr())
 		return
@@ -695,10 +721,17 @@ func (l *Log) sameContent(e *entry, hit idHit) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("read event %d: %w", hit.index, err)
 	}
-	if len(v) < recordHeader+8 {
+	_, canon, err := l.unseal(nil, v)
+	switch {
+	case errors.Is(err, errErased):
+		return false, &linkd.Error{Code: linkd.EConflict, Err: errErased,
+			Message: fmt.Sprintf("event %s was recorded at log index %d and its shipment erased since; it cannot be recorded again", clip(e.id), hit.index)}
+	case err != nil:
+		return false, fmt.Errorf("read event %d: %w", hit.index, err)
+	case len(canon) < 8:
 		return false, fmt.Errorf("read event %d: missing or corrupt record", hit.index)
 	}
-	return bytes.Equal(mine, v[recordHeader:len(v)-8]), nil
+	return bytes.Equal(mine, canon[:len(canon)-8]), nil
 }
 
 func (l *Log) leafHash(hit idHit) (tlog.Hash, error) {

@@ -65,7 +65,7 @@ func (s *Logs) Replica(party linkd.Party, logKey string) (*Replica, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := openReplica(s.db, ReplicaConfig{Party: party, LogKey: logKey, LogNumber: num, Logger: s.logger})
+	r, err := openReplica(s.db, ReplicaConfig{Party: party, LogKey: logKey, LogNumber: num, Logger: s.logger, Sealer: s.own.sealer})
 	if err != nil {
 		return nil, err
 	}
@@ -145,14 +145,14 @@ func (s *Logs) sizeOf(num uint32) (int64, bool) {
 // Scan returns one page of the events matching q across every log, in event
 // time order.
 func (s *Logs) Scan(ctx context.Context, q Query) (Page, error) {
-	return scan(ctx, s.db, q, s.sizeOf)
+	return scan(ctx, s.db, s.own.sealer, q, s.sizeOf)
 }
 
 // GetByID returns the event with the given id from whichever log holds its
 // payload: the own log first, then the replicas in party order.
 func (s *Logs) GetByID(ctx context.Context, id string) (linkd.Recorded, error) {
 	rec, err := s.own.GetByID(ctx, id)
-	if err == nil || linkd.ErrorCode(err) != linkd.ENotFound {
+	if err == nil || linkd.ErrorCode(err) != linkd.ENotFound || IsErased(err) {
 		return rec, err
 	}
 	for _, r := range s.Replicas() {

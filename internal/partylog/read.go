@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -89,18 +90,45 @@ func (l *space) read(index int64) (linkd.Recorded, error) {
 	if err != nil {
 		return linkd.Recorded{}, fmt.Errorf("read event %d: %w", index, err)
 	}
-	if len(v) == len(tlog.Hash{}) {
+	rec, _, err := l.decodeRecord(index, v, nil, false)
+	return rec, err
+}
+
+// decodeRecord decodes v, the record of the event at index, opening it into
+// buf if it is sealed, and returns buf for reuse. With copySalt the salt is
+// copied out of v (which then need not outlive the call); the canonical
+// encoding is always decoded into strings of the event's own.
+func (l *space) decodeRecord(index int64, v, buf []byte, copySalt bool) (linkd.Recorded, []byte, error) {
+	if len(v) == len(tlog.Hash{}) && !l.own {
 		// A replica's entry held as its commitment only: not visible here.
-		return linkd.Recorded{}, linkd.Errorf(linkd.ENotFound, "no event at log index %d", index)
+		return linkd.Recorded{}, buf, linkd.Errorf(linkd.ENotFound, "no event at log index %d", index)
 	}
-	if len(v) < recordHeader {
-		return linkd.Recorded{}, fmt.Errorf("read event %d: missing or corrupt record", index)
+	sealed := isSealed(v)
+	if sealed {
+		// The plaintext is shorter than the record: opening it into buf
+		// then never allocates, and buf serves the next record too.
+		buf = slices.Grow(buf[:0], len(v))
 	}
-	e, err := linkd.DecodeCanonical(v[recordHeader:])
+	salt, canon, err := l.unseal(buf[:0], v)
+	if err == nil && canon == nil {
+		err = errErased // the own log keeps a commitment only of what was erased
+	}
+	if IsErased(err) {
+		return linkd.Recorded{}, buf, &linkd.Error{Code: linkd.ENotFound, Err: err,
+			Message: fmt.Sprintf("the event at log index %d was erased: its shipment's key was destroyed on this node", index)}
+	}
 	if err != nil {
-		return linkd.Recorded{}, fmt.Errorf("read event %d: %w", index, err)
+		return linkd.Recorded{}, buf, fmt.Errorf("read event %d: %w", index, err)
 	}
-	return linkd.Recorded{Event: e, Salt: v[32:recordHeader:recordHeader], LogIndex: index}, nil
+	if copySalt || sealed {
+		// A sealed record's salt is in buf, which the next record reuses.
+		salt = append(make([]byte, 0, len(salt)), salt...)
+	}
+	e, err := linkd.DecodeCanonical(canon)
+	if err != nil {
+		return linkd.Recorded{}, buf, fmt.Errorf("read event %d: %w", index, err)
+	}
+	return linkd.Recorded{Event: e, Salt: salt, LogIndex: index}, buf, nil
 }
 
 // Query selects events by one index, in event-time order.
@@ -125,12 +153,12 @@ const MaxPageSize = 1000
 // Scan returns one page of the events of this log matching q.
 func (l *Log) Scan(ctx context.Context, q Query) (Page, error) {
 	size := l.Size()
-	return scan(ctx, l.db, q, func(num uint32) (int64, bool) { return size, num == l.num })
+	return scan(ctx, l.db, l.sealer, q, func(num uint32) (int64, bool) { return size, num == l.num })
 }
 
 // scan returns one page of the events matching q in the logs that sizeOf
 // accepts, up to each log's durable size.
-func scan(ctx context.Context, db *pebble.DB, q Query, sizeOf func(num uint32) (int64, bool)) (Page, error) {
+func scan(ctx context.Context, db *pebble.DB, sealer Sealer, q Query, sizeOf func(num uint32) (int64, bool)) (Page, error) {
 	if q.Limit == 0 {
 		q.Limit = 100
 	}
@@ -169,39 +197,57 @@ func scan(ctx context.Context, db *pebble.DB, q Query, sizeOf func(num uint32) (
 		return Page{}, fmt.Errorf("scan: %w", err)
 	}
 	defer it.Close()
+	// next moves to the next index entry of a durable event of an accepted
+	// log, from where ok (the iterator's last move) left it.
+	next := func(ok bool) (hit, bool) {
+		for ; ok; ok = it.Next() {
+			k := it.Key()
+			if len(k) != len(prefix)+positionLen {
+				continue
+			}
+			pos := k[len(prefix):]
+			num := binary.BigEndian.Uint32(pos[8:12])
+			size, accepted := sizeOf(num)
+			if !accepted {
+				continue
+			}
+			idx := be64(pos[12:])
+			if idx >= size {
+				continue // applied but not yet durable
+			}
+			return hit{pos: [positionLen]byte(pos), num: num, index: idx}, true
+		}
+		return hit{}, false
+	}
+	// The index gives the page's events in event-time order; they are read
+	// in batches, each in log order (see readHits). An event whose payload
+	// is gone leaves room for the next.
 	var page Page
+	var batch []hit
 	var lastPos []byte
-	for ok := it.First(); ok; ok = it.Next() {
-		k := it.Key()
-		if len(k) != len(prefix)+positionLen {
-			continue
+	h, more := next(it.First())
+	for more && len(page.Events) < q.Limit {
+		batch = batch[:0]
+		for more && len(batch) < q.Limit-len(page.Events) {
+			batch = append(batch, h)
+			h, more = next(it.Next())
 		}
-		pos := k[len(prefix):]
-		num := binary.BigEndian.Uint32(pos[8:12])
-		size, ok := sizeOf(num)
-		if !ok {
-			continue
+		if err := it.Error(); err != nil {
+			return Page{}, fmt.Errorf("scan: %w", err)
 		}
-		idx := be64(pos[12:])
-		if idx >= size {
-			continue // applied but not yet durable
-		}
-		if len(page.Events) == q.Limit {
-			page.Next = encodeCursor(lastPos)
-			break
-		}
-		rec, err := (&space{db, num}).read(idx)
-		if err != nil {
+		var last int
+		if page.Events, last, err = readHits(ctx, db, sealer, batch, page.Events); err != nil {
 			return Page{}, err
 		}
-		page.Events = append(page.Events, rec)
-		lastPos = append(lastPos[:0], pos...)
-		if err := ctx.Err(); err != nil {
-			return Page{}, err
+		if last >= 0 {
+			lastPos = batch[last].pos[:]
 		}
 	}
 	if err := it.Error(); err != nil {
 		return Page{}, fmt.Errorf("scan: %w", err)
+	}
+	if more {
+		page.Next = encodeCursor(lastPos)
 	}
 	return page, nil
 }
@@ -264,7 +310,8 @@ func (l *Log) Bundle(ctx context.Context, id string) (linkd.ProofBundle, error) 
 type AuditReport struct {
 	Size        int64
 	Root        tlog.Hash
-	Checkpoints int // signed checkpoints verified against the tree
+	Checkpoints int   // signed checkpoints verified against the tree
+	Erased      int64 // events whose payload was erased: only their leaves were checked
 }
 
 // Audit re-derives the whole log from its events: each event and salt must
@@ -281,22 +328,34 @@ func (l *Log) Audit(ctx context.Context, progress func(done, total int64)) (Audi
 	}
 	defer it.Close()
 	var want int64
+	var rep AuditReport
+	var buf []byte // opened sealed records
 	for ok := it.First(); ok; ok = it.Next() {
 		idx := be64(it.Key()[5:])
 		if idx != want {
 			return AuditReport{}, fmt.Errorf("audit: event %d is missing", want)
 		}
 		v := it.Value()
-		if len(v) < recordHeader {
+		if len(v) != len(tlog.Hash{}) && len(v) <= recordHeader {
 			return AuditReport{}, fmt.Errorf("audit: event %d: corrupt record", idx)
 		}
-		canon := v[recordHeader:]
-		if _, err := linkd.DecodeCanonical(canon); err != nil {
+		if isSealed(v) {
+			buf = slices.Grow(buf[:0], len(v)) // the plaintext is shorter: opening never allocates
+		}
+		salt, canon, err := l.unseal(buf[:0], v)
+		if err != nil && !IsErased(err) {
 			return AuditReport{}, fmt.Errorf("audit: event %d: %w", idx, err)
 		}
-		leaf := tlog.Hash(linkd.LeafHash(linkd.Commitment(canon, v[32:recordHeader])))
-		if tlog.Hash(v[:32]) != leaf {
-			return AuditReport{}, fmt.Errorf("audit: event %d does not hash to its stored leaf: the record was altered", idx)
+		leaf := tlog.Hash(v[:32])
+		if canon == nil {
+			rep.Erased++ // only its commitment is left to check
+		} else {
+			if _, err := linkd.DecodeCanonical(canon); err != nil {
+				return AuditReport{}, fmt.Errorf("audit: event %d: %w", idx, err)
+			}
+			if tlog.Hash(linkd.LeafHash(linkd.Commitment(canon, salt))) != leaf {
+				return AuditReport{}, fmt.Errorf("audit: event %d does not hash to its stored leaf: the record was altered", idx)
+			}
 		}
 		if err := f.Append(leaf, func(int64, tlog.Hash) {}); err != nil {
 			return AuditReport{}, fmt.Errorf("audit: %w", err)
@@ -337,7 +396,7 @@ func (l *Log) Audit(ctx context.Context, progress func(done, total int64)) (Audi
 	if root != cp.Hash {
 		return AuditReport{}, fmt.Errorf("audit: the events rebuild root %s, the newest checkpoint says %x", root, cp.Hash)
 	}
-	rep := AuditReport{Size: size, Root: root}
+	rep.Size, rep.Root = size, root
 	// Every checkpoint ever issued must verify and be a prefix of the newest.
 	cit, err := l.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: l.checkpointKey(0), UpperBound: l.checkpointKey(size + 1)})
 	if err != nil {
@@ -391,6 +450,7 @@ func readRange(ctx context.Context, s *space, from, to int64, fn func(*RawEntry)
 	defer it.Close()
 	next := from
 	var re RawEntry
+	var buf []byte // opened sealed records
 	for ok := it.First(); ok; ok = it.Next() {
 		idx := be64(it.Key()[5:])
 		if idx != next {
@@ -401,14 +461,19 @@ func readRange(ctx context.Context, s *space, from, to int64, fn func(*RawEntry)
 			return fmt.Errorf("read range: entry %d: %w", idx, err)
 		}
 		re = RawEntry{Index: idx}
-		switch {
-		case len(v) == len(tlog.Hash{}):
-			copy(re.Leaf[:], v)
-		case len(v) > recordHeader:
-			copy(re.Leaf[:], v)
-			re.Salt, re.Canon = v[32:recordHeader:recordHeader], v[recordHeader:]
-		default:
+		if len(v) < len(tlog.Hash{}) {
 			return fmt.Errorf("read range: entry %d: corrupt record of %d bytes", idx, len(v))
+		}
+		copy(re.Leaf[:], v)
+		if isSealed(v) {
+			buf = slices.Grow(buf[:0], len(v)) // the plaintext is shorter: opening never allocates
+		}
+		re.Salt, re.Canon, err = s.unseal(buf[:0], v)
+		switch {
+		case IsErased(err):
+			re.Salt, re.Canon = nil, nil // what is left of it: the commitment
+		case err != nil:
+			return fmt.Errorf("read range: entry %d: %w", idx, err)
 		}
 		if err := fn(&re); err != nil {
 			return err

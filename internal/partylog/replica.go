@@ -1,11 +1,13 @@
 package partylog
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -100,6 +102,7 @@ type ReplicaConfig struct {
 	LogKey    string      // its log verifier key; named linkd.LogOrigin(Party.ID)
 	LogNumber uint32      // key namespace; Logs assigns one per origin
 	Logger    *slog.Logger
+	Sealer    Sealer // seals records of payloads as the node's own log does; nil for none
 }
 
 func openReplica(db *pebble.DB, cfg ReplicaConfig) (*Replica, error) {
@@ -115,7 +118,7 @@ func openReplica(db *pebble.DB, cfg ReplicaConfig) (*Replica, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	r := &Replica{space: space{db, cfg.LogNumber}, party: cfg.Party, origin: origin, logKey: cfg.LogKey, verifier: v,
+	r := &Replica{space: space{db: db, num: cfg.LogNumber, sealer: cfg.Sealer}, party: cfg.Party, origin: origin, logKey: cfg.LogKey, verifier: v,
 		logger: logger.With("replica", cfg.Party.ID)}
 	meta, err := r.get(r.metaKey())
 	if err != nil {
@@ -331,6 +334,7 @@ func (r *Replica) applyWith(ctx context.Context, from int64, note []byte, entrie
 	w.reset()
 	res := ApplyResult{}
 	events := make([]entry, 0, len(entries))
+	var indexes []int64 // the log index of each of res.Events
 	maxHLC := r.lastHLC
 	f := r.frontier
 	failed := func(err error) (ApplyResult, error) {
@@ -378,7 +382,11 @@ func (r *Replica) applyWith(ctx context.Context, from int64, note []byte, entrie
 		}
 		maxHLC = max(maxHLC, ev.HLC)
 		res.Events = append(res.Events, ev)
+		indexes = append(indexes, idx)
 		events = append(events, newEntry(&ev, re.Canon))
+		if r.sealer != nil {
+			events[len(events)-1].key = r.sealer.KeyID(&ev)
+		}
 		w.event(&events[len(events)-1], idx, leaf, re.Salt)
 		res.Payloads++
 	}
@@ -395,6 +403,23 @@ func (r *Replica) applyWith(ctx context.Context, from int64, note []byte, entrie
 	var meta [16]byte
 	binary.BigEndian.PutUint64(meta[:8], uint64(cp.Size))
 	binary.BigEndian.PutUint64(meta[8:], uint64(maxHLC))
+	erased, err := w.seal(r.sealer, false)
+	if err != nil {
+		return failed(fmt.Errorf("replica of %s: %w", r.party.ID, err))
+	}
+	if len(erased) > 0 {
+		// Payloads of a shipment erased here: kept as commitments, and not
+		// handed on as events this node holds.
+		kept := res.Events[:0]
+		for i := range res.Events {
+			if !slices.Contains(erased, indexes[i]) {
+				kept = append(kept, res.Events[i])
+			}
+		}
+		res.Events = kept
+		res.Payloads -= len(erased)
+		res.Hashes += len(erased)
+	}
 	b := r.db.NewBatchWithSize(w.size + 2*opOverhead + 13 + len(note) + len(meta))
 	defer b.Close()
 	w.write(b, &r.space, cp.Size, note, meta[:])
@@ -451,6 +476,10 @@ func entryLeaf(re *RemoteEntry) (tlog.Hash, error) {
 	}
 	if len(re.Salt) != linkd.SaltSize {
 		return tlog.Hash{}, &ReplicaError{Kind: ErrBadEntry, Detail: fmt.Sprintf("salt of %d bytes, want %d", len(re.Salt), linkd.SaltSize)}
+	}
+	if bytes.Equal(re.Salt, zeroSalt[:]) {
+		// Never drawn at random; stored, it would read as a sealed record.
+		return tlog.Hash{}, &ReplicaError{Kind: ErrBadEntry, Detail: "a salt of zero bytes"}
 	}
 	if len(re.Canon) < 8 || len(re.Canon) > linkd.MaxEventBytes {
 		return tlog.Hash{}, &ReplicaError{Kind: ErrBadEntry, Detail: fmt.Sprintf("event encoding of %d bytes", len(re.Canon))}

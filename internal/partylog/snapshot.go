@@ -73,7 +73,23 @@ func (s *Snapshot) WriteTo(w io.Writer) (int64, error) {
 		cw.Write(buf[:binary.PutUvarint(buf[:], uint64(len(v)))])
 		cw.Write(v)
 	}
+	var plain []byte
 	err := s.sp.forEachKey(s.snap, func(k, v []byte) error {
+		if k[0] == prefixEvent && isSealed(v) {
+			// Each member seals under keys of its own: the snapshot carries
+			// the record in the clear (over the members' mutual TLS), and the
+			// restoring member seals it again under its keys.
+			salt, canon, err := s.sp.unseal(nil, v)
+			switch {
+			case IsErased(err):
+				v = v[:32]
+			case err != nil:
+				return fmt.Errorf("event record %x: %w", k, err)
+			default:
+				plain = append(append(append(plain[:0], v[:32]...), salt...), canon...)
+				v = plain
+			}
+		}
 		put(k, v)
 		return cw.err
 	})
@@ -275,6 +291,11 @@ func (l *Log) readSnapshot(r io.Reader) error {
 		v, err := readField(sr, 64<<20)
 		if err != nil {
 			return err
+		}
+		if k[0] == prefixEvent && l.sealer != nil && len(v) > recordHeader && !isSealed(v) {
+			if v, err = l.sealRecord(v); err != nil {
+				return fmt.Errorf("restore event record %x: %w", k, err)
+			}
 		}
 		b.Set(k, v, nil)
 		if b.Len() > 4<<20 {

@@ -3,6 +3,7 @@ package partylog
 import (
 	"bytes"
 	"cmp"
+	"crypto/cipher"
 	"encoding/binary"
 	"slices"
 	"strings"
@@ -49,6 +50,12 @@ type writeSet struct {
 	starts []int       // rank → where its entries start in sorted
 	byTime []timeRef   // the events in event-time order
 	sorted []sortedRef // the entries in key order
+
+	// Sealing (see seal).
+	keys   keySet        // the group's distinct shipment keys
+	aeads  []cipher.AEAD // the cipher of each, nil if destroyed
+	sealed []byte        // the sealed records, one after another
+	pt     []byte        // scratch: one record's plaintext
 }
 
 type recordRef struct {
@@ -58,6 +65,9 @@ type recordRef struct {
 	salt  []byte
 	canon []byte
 	first int // its first entry in entries
+
+	key    string // the shipment key it is sealed under; "" for none
+	sealed [2]int // where its sealed form is in sealed, once sealed
 }
 
 type hashRef struct {
@@ -110,7 +120,7 @@ func (w *writeSet) reset() {
 // event files one new event: its record, id entry and query index entries.
 // The event and salt must stay unchanged until the set is written.
 func (w *writeSet) event(e *entry, index int64, leaf tlog.Hash, salt []byte) {
-	w.records = append(w.records, recordRef{index, e.t, leaf, salt, e.canon, len(w.entries)})
+	w.records = append(w.records, recordRef{index: index, t: e.t, leaf: leaf, salt: salt, canon: e.canon, first: len(w.entries), key: e.key})
 	w.size += opOverhead + 13 + recordHeader + len(e.canon)
 	w.ids = append(w.ids, idRef{e.id, index})
 	w.size += opOverhead + 5 + len(e.id) + idValueLen
@@ -221,6 +231,14 @@ func (w *writeSet) write(b *pebble.Batch, l *space, size int64, note, meta []byt
 	for _, r := range w.records {
 		if r.canon == nil {
 			copy(set(l.appendKey(kb[:0], prefixEvent, uint64(r.index)), len(r.leaf)), r.leaf[:])
+			continue
+		}
+		if r.sealed[1] > r.sealed[0] {
+			sealed := w.sealed[r.sealed[0]:r.sealed[1]]
+			v := set(l.appendKey(kb[:0], prefixEvent, uint64(r.index)), recordHeader+len(sealed))
+			copy(v, r.leaf[:])
+			clear(v[32:recordHeader])
+			copy(v[recordHeader:], sealed)
 			continue
 		}
 		v := set(l.appendKey(kb[:0], prefixEvent, uint64(r.index)), recordHeader+len(r.canon))

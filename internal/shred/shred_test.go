@@ -1,7 +1,11 @@
 package shred_test
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -29,7 +33,7 @@ func openKeys(t *testing.T, dir string) (k *shred.Keys, closeDB func()) {
 }
 
 // TestKeysDestroyIsFinal: a destroyed key is gone from disk, refuses every
-// use, and stays destroyed across a reopen; a key file a crash left behind
+// use, and stays destroyed across a reopen; a key slot a crash left behind
 // is wiped when the keys open.
 func TestKeysDestroyIsFinal(t *testing.T) {
 	dir := t.TempDir()
@@ -44,7 +48,10 @@ func TestKeysDestroyIsFinal(t *testing.T) {
 	if _, err := k.Open("b:X", sealed, []byte("other")); err == nil {
 		t.Error("open with another aad succeeded")
 	}
-	key, _ := os.ReadFile(k.Path("b:X"))
+	file, slot := findSlot(t, k.Dir(), "b:X")
+	if slot == nil {
+		t.Fatal("no slot holds the key of b:X")
+	}
 	if err := k.Destroy("b:X"); err != nil {
 		t.Fatal(err)
 	}
@@ -57,13 +64,27 @@ func TestKeysDestroyIsFinal(t *testing.T) {
 			t.Errorf("use after destroy: %v, want ErrDestroyed", err)
 		}
 	}
-	// A crash between recording the destruction and wiping the file.
-	os.MkdirAll(filepath.Dir(k.Path("b:X")), 0o700)
-	os.WriteFile(k.Path("b:X"), key, 0o600)
+	if gone, err := k.Ensure([]string{"b:X", "b:Z"}); err != nil || len(gone) != 1 || gone[0] != "b:X" {
+		t.Errorf("Ensure after destroy: %v, %v; want [b:X] destroyed", gone, err)
+	}
+	if _, s := findSlot(t, k.Dir(), "b:X"); s != nil {
+		t.Error("the key of b:X is still in a key file after Destroy")
+	}
+	if bytesIn(t, k.Dir(), slot[32:64]) {
+		t.Error("the bytes of the destroyed key are still in the key directory")
+	}
+	// A crash between recording the destruction and wiping the slot.
+	f, err := os.OpenFile(file.path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt(slot, file.off)
+	f.Close()
+	k.Close()
 	closeDB()
 	k, _ = openKeys(t, dir)
-	if _, err := os.Stat(k.Path("b:X")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("the leftover key file after reopening: %v, want wiped", err)
+	if bytesIn(t, k.Dir(), slot[32:64]) {
+		t.Error("the leftover key slot survived reopening")
 	}
 	if gone, _, _ := k.Destroyed("b:X"); !gone {
 		t.Error("the key is not destroyed after reopening")
@@ -71,6 +92,45 @@ func TestKeysDestroyIsFinal(t *testing.T) {
 	if _, err := k.Open("b:Y", sealed, nil); !errors.Is(err, shred.ErrNoKey) {
 		t.Errorf("open with an id that never had a key: %v, want ErrNoKey", err)
 	}
+}
+
+type slotAt struct {
+	path string
+	off  int64
+}
+
+// findSlot returns the slot of id's key in the key files, nil if none.
+func findSlot(t *testing.T, dir, id string) (slotAt, []byte) {
+	t.Helper()
+	h := sha256.Sum256([]byte(id))
+	names, _ := filepath.Glob(filepath.Join(dir, "keys-*"))
+	for _, name := range names {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for off := 0; off+72 <= len(b); off += 72 {
+			if bytes.Equal(b[off:off+32], h[:]) {
+				return slotAt{name, int64(off)}, bytes.Clone(b[off : off+72])
+			}
+		}
+	}
+	return slotAt{}, nil
+}
+
+// bytesIn reports whether any file under dir contains b.
+func bytesIn(t *testing.T, dir string, b []byte) bool {
+	t.Helper()
+	found := false
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if c, _ := os.ReadFile(p); bytes.Contains(c, b) {
+				found = true
+			}
+		}
+		return nil
+	})
+	return found
 }
 
 // TestKeysAreDurableAndPerID: a key made by Seal is there after a reopen
@@ -98,5 +158,69 @@ func TestKeysAreDurableAndPerID(t *testing.T) {
 	}
 	if pt, err := k.Open("b:A", a, nil); err != nil || string(pt) != "for A" {
 		t.Errorf("destroying B's key touched A's: %q, %v", pt, err)
+	}
+}
+
+// TestEnsureMakesManyKeysDurably: Ensure makes the keys of a set of ids at
+// once; they open what they sealed after a reopen; keys of the earlier
+// one-file-per-id layout are moved into the key files and their files
+// wiped; a torn slot at the end of a key file is ignored and written over.
+func TestEnsureMakesManyKeysDurably(t *testing.T) {
+	dir := t.TempDir()
+	// A key of the earlier layout.
+	old := bytes.Repeat([]byte{7}, shred.KeySize)
+	sum := sha256.Sum256([]byte("b:OLD"))
+	name := hex.EncodeToString(sum[:])
+	os.MkdirAll(filepath.Join(dir, "keys", name[:2]), 0o700)
+	if err := os.WriteFile(filepath.Join(dir, "keys", name[:2], name), old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k, closeDB := openKeys(t, dir)
+	if bytesIn(t, filepath.Join(dir, "keys", name[:2]), old) {
+		t.Error("the key file of the earlier layout was not wiped")
+	}
+	ids := make([]string, 300)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("b:BKG%04d", i)
+	}
+	if gone, err := k.Ensure(append(ids, ids[:5]...)); err != nil || len(gone) != 0 {
+		t.Fatalf("Ensure: %v, %v", gone, err)
+	}
+	sealed := make([][]byte, len(ids))
+	for i, id := range ids {
+		var err error
+		if sealed[i], err = k.Seal(id, []byte("payload of "+id), []byte(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	oldSealed, err := k.Seal("b:OLD", []byte("old"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A torn append: half a slot at the end of the key file.
+	names, _ := filepath.Glob(filepath.Join(dir, "keys", "keys-*"))
+	if len(names) != 1 {
+		t.Fatalf("key files: %v, want one", names)
+	}
+	f, _ := os.OpenFile(names[0], os.O_WRONLY|os.O_APPEND, 0)
+	f.Write(bytes.Repeat([]byte{0xAB}, 40))
+	f.Close()
+	k.Close()
+	closeDB()
+
+	k, _ = openKeys(t, dir)
+	for i, id := range ids {
+		if pt, err := k.Open(id, sealed[i], []byte(id)); err != nil || string(pt) != "payload of "+id {
+			t.Fatalf("%s after a reopen: %q, %v", id, pt, err)
+		}
+	}
+	if pt, err := k.Open("b:OLD", oldSealed, nil); err != nil || string(pt) != "old" {
+		t.Errorf("the moved key after a reopen: %q, %v", pt, err)
+	}
+	if _, err := k.Seal("b:NEW", []byte("new"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(names[0]); st.Size()%72 != 0 {
+		t.Errorf("key file of %d bytes after an append over a torn slot: not whole slots", st.Size())
 	}
 }

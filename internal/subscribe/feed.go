@@ -187,3 +187,15 @@ func (f *Feed) decode(party string, re *partylog.RawEntry) (*linkd.Event, error)
 	sh.mu.Unlock()
 	return &ev, nil
 }
+
+// Forget drops every decoded event the feed keeps in memory, so that
+// payloads erased from the store (a shipment's key destroyed) are not served
+// from the cache either.
+func (f *Feed) Forget() {
+	for i := range f.shards {
+		sh := &f.shards[i]
+		sh.mu.Lock()
+		clear(sh.m)
+		sh.mu.Unlock()
+	}
+}
