@@ -1,7 +1,6 @@
 package link
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -116,25 +115,33 @@ func appendBytes(b, v []byte) []byte {
 
 // DecodeFrame reads one frame of at most MaxFrameBytes from r.
 func DecodeFrame(r io.Reader) (*Frame, error) {
-	br := bufio.NewReader(io.LimitReader(r, MaxFrameBytes+1))
-	d := &frameReader{r: br}
+	b, err := io.ReadAll(io.LimitReader(r, MaxFrameBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrFrame, err)
+	}
+	if len(b) > MaxFrameBytes {
+		return nil, &linkd.Error{Code: linkd.ETooLarge, Message: fmt.Sprintf("frame over %d bytes", MaxFrameBytes)}
+	}
+	return parseFrame(b)
+}
+
+// parseFrame decodes the frame that is all of b. The note and the entries'
+// salts and encodings are slices of b, not copies.
+func parseFrame(b []byte) (*Frame, error) {
+	d := &frameReader{b: b}
 	f := d.frame()
 	if d.err != nil {
 		return nil, d.err
 	}
-	if _, err := br.ReadByte(); err != io.EOF {
-		if d.read > MaxFrameBytes {
-			return nil, &linkd.Error{Code: linkd.ETooLarge, Message: fmt.Sprintf("frame over %d bytes", MaxFrameBytes)}
-		}
+	if len(d.b) > 0 {
 		return nil, fmt.Errorf("%w: bytes after the last entry", ErrFrame)
 	}
 	return f, nil
 }
 
 type frameReader struct {
-	r    *bufio.Reader
-	read int
-	err  error
+	b   []byte // what is left to read
+	err error
 }
 
 func (d *frameReader) fail(format string, args ...any) {
@@ -147,11 +154,16 @@ func (d *frameReader) uvarint(what string, max uint64) uint64 {
 	if d.err != nil {
 		return 0
 	}
-	v, err := binary.ReadUvarint(byteCounter{d})
-	if err != nil {
-		d.fail("%s: %v", what, eofIsTruncated(err))
+	v, n := binary.Uvarint(d.b)
+	switch {
+	case n == 0:
+		d.fail("%s: truncated", what)
+		return 0
+	case n < 0:
+		d.fail("%s: varint overflows a 64-bit integer", what)
 		return 0
 	}
+	d.b = d.b[n:]
 	if v > max {
 		d.fail("%s %d is over the limit of %d", what, v, max)
 		return 0
@@ -159,32 +171,28 @@ func (d *frameReader) uvarint(what string, max uint64) uint64 {
 	return v
 }
 
-func (d *frameReader) bytes(what string, max int) []byte {
-	n := d.uvarint(what+" length", uint64(max))
+// take returns the next n bytes.
+func (d *frameReader) take(what string, n int) []byte {
 	if d.err != nil {
 		return nil
 	}
-	b := make([]byte, n)
-	d.full(what, b)
-	return b
+	if len(d.b) < n {
+		d.fail("%s: truncated", what)
+		return nil
+	}
+	v := d.b[:n:n]
+	d.b = d.b[n:]
+	return v
 }
 
-func (d *frameReader) full(what string, b []byte) {
-	if d.err != nil {
-		return
-	}
-	n, err := io.ReadFull(d.r, b)
-	d.read += n
-	if err != nil {
-		d.fail("%s: %v", what, eofIsTruncated(err))
-	}
+func (d *frameReader) bytes(what string, max int) []byte {
+	n := d.uvarint(what+" length", uint64(max))
+	return d.take(what, int(n))
 }
 
 func (d *frameReader) frame() *Frame {
-	var magic [4]byte
-	d.full("magic", magic[:])
-	if d.err == nil && string(magic[:]) != frameMagic {
-		d.fail("not a linkd frame (magic %q)", magic[:])
+	if magic := d.take("magic", len(frameMagic)); d.err == nil && string(magic) != frameMagic {
+		d.fail("not a linkd frame (magic %q)", magic)
 	}
 	f := &Frame{}
 	f.Origin = string(d.bytes("origin", 63))
@@ -195,18 +203,18 @@ func (d *frameReader) frame() *Frame {
 	if d.err != nil {
 		return nil
 	}
-	f.Entries = make([]partylog.RemoteEntry, 0, min(n, 4096))
+	// Every entry takes at least 33 bytes: a count beyond what is left
+	// does not size the entries.
+	f.Entries = make([]partylog.RemoteEntry, 0, min(n, uint64(len(d.b)/33)))
 	for i := uint64(0); i < n && d.err == nil; i++ {
-		var tag [1]byte
-		d.full("entry tag", tag[:])
+		tag := d.take("entry tag", 1)
 		var e partylog.RemoteEntry
 		switch {
 		case d.err != nil:
 		case tag[0] == tagLeaf:
-			d.full("leaf hash", e.Leaf[:])
+			copy(e.Leaf[:], d.take("leaf hash", len(e.Leaf)))
 		case tag[0] == tagPayload:
-			e.Salt = make([]byte, linkd.SaltSize)
-			d.full("salt", e.Salt)
+			e.Salt = d.take("salt", linkd.SaltSize)
 			e.Canon = d.bytes("event", linkd.MaxEventBytes)
 		default:
 			d.fail("entry %d: unknown tag %#x", i, tag[0])
@@ -217,21 +225,4 @@ func (d *frameReader) frame() *Frame {
 		return nil
 	}
 	return f
-}
-
-type byteCounter struct{ d *frameReader }
-
-func (b byteCounter) ReadByte() (byte, error) {
-	c, err := b.d.r.ReadByte()
-	if err == nil {
-		b.d.read++
-	}
-	return c, err
-}
-
-func eofIsTruncated(err error) error {
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return errors.New("truncated")
-	}
-	return err
 }

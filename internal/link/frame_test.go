@@ -3,7 +3,9 @@ package link
 import (
 	"bytes"
 	"errors"
+	"io"
 	"testing"
+	"testing/iotest"
 
 	"github.com/linkd-dev/linkd"
 	"github.com/linkd-dev/linkd/internal/tlog"
@@ -74,4 +76,40 @@ func FuzzDecodeFrame(f *testing.F) {
 			t.Fatalf("re-encoded frame does not decode the same: %v", err)
 		}
 	})
+}
+
+// TestReadBodyTakesAnyChunkingAndBoundsTheSize: a body read a byte at a time
+// is the frame sent; one over MaxFrameBytes is refused as too large, as is a
+// small body that decompresses past it.
+func TestReadBodyTakesAnyChunkingAndBoundsTheSize(t *testing.T) {
+	frame := sampleFrame()
+	for _, enc := range []string{"", "zstd"} {
+		body := frame
+		if enc == "zstd" {
+			body = compressFrame(nil, frame)
+		}
+		got, release, err := readBody(iotest.OneByteReader(bytes.NewReader(body)), enc)
+		if err != nil {
+			t.Fatalf("%q: %v", enc, err)
+		}
+		if !bytes.Equal(got, frame) {
+			t.Errorf("%q: read %d bytes that differ from the %d sent", enc, len(got), len(frame))
+		}
+		release()
+	}
+	huge := io.LimitReader(zeros{}, MaxFrameBytes+1)
+	if _, _, err := readBody(huge, ""); linkd.ErrorCode(err) != linkd.ETooLarge {
+		t.Errorf("a body over the limit: %v, want too large", err)
+	}
+	bomb := compressFrame(nil, make([]byte, MaxFrameBytes+1))
+	if _, _, err := readBody(bytes.NewReader(bomb), "zstd"); err == nil || len(bomb) > MaxFrameBytes {
+		t.Errorf("%d compressed bytes that expand past the limit were taken (%v)", len(bomb), err)
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }

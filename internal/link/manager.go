@@ -23,6 +23,9 @@ type Manager struct {
 
 	cosignMu sync.Mutex
 	cosigned map[string]time.Time // when each peer's log was last cosigned
+
+	out     outbox     // the own log's newest entries, shared by the senders
+	zframes frameCache // the newest frame compressed, shared by the senders
 }
 
 // cosignEvery spaces a witness's cosignatures of one log: a cosignature
@@ -141,6 +144,14 @@ func (m *Manager) Status() []Status {
 	}
 	slices.SortFunc(out, func(a, b Status) int { return strings.Compare(a.Peer, b.Peer) })
 	return out
+}
+
+// Forget drops the entries of the node's own log that the senders keep in
+// memory. Call it when the node erases a shipment, so that payloads erased
+// from the store are not sent from memory either.
+func (m *Manager) Forget() {
+	m.out.forget()
+	m.zframes.forget()
 }
 
 // Close stops every sender and waits for them.

@@ -110,10 +110,13 @@ func (m *Manager) handleCosign(w http.ResponseWriter, r *http.Request, p peers.P
 func (m *Manager) handleFrame(w http.ResponseWriter, r *http.Request, p peers.Peer) {
 	id := p.Party.ID
 	body := &countingReader{r: r.Body}
-	raw, err := readBody(body, r.Header.Get("Content-Encoding"))
+	raw, release, err := readBody(body, r.Header.Get("Content-Encoding"))
 	var f *Frame
 	if err == nil {
-		f, err = DecodeFrame(bytes.NewReader(raw))
+		// The frame's entries are slices of raw: nothing keeps them after
+		// the frame is answered (Apply copies what it stores).
+		defer release()
+		f, err = parseFrame(raw)
 	}
 	if err != nil {
 		status := http.StatusBadRequest

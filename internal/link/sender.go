@@ -38,7 +38,6 @@ type sender struct {
 	alerted    bool      // peer_unreachable raised for this run of failures
 	fw         frameWriter
 	cosignedAt int64     // the size of the newest cosignature the peer sent
-	zbuf       []byte    // the compressed frame
 	behind     time.Time // when the peer first fell behind; zero when up to date
 	backoff    time.Duration
 }
@@ -57,8 +56,14 @@ type Status struct {
 
 func newSender(m *Manager, p peers.Peer) *sender {
 	tr := &http.Transport{
-		TLSClientConfig:     peers.ClientTLS(p, m.cfg.Cert),
-		ForceAttemptHTTP2:   true,
+		TLSClientConfig: peers.ClientTLS(p, m.cfg.Cert),
+		// HTTP/1.1: a sender has one request in flight at a time, so
+		// HTTP/2's streams buy nothing, while its framing passes every
+		// frame and answer through several more goroutines on each side.
+		// With seven nodes on two cores a frame's round trip took about
+		// 2.4 ms over HTTP/2 and 1.7 ms over HTTP/1.1, whose headers cost
+		// about 5% more bytes on the wire.
+		ForceAttemptHTTP2:   false,
 		MaxIdleConnsPerHost: 4,
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: 10 * time.Second,
@@ -204,11 +209,7 @@ func (s *sender) send(ctx context.Context, cursor int64) (int64, error) {
 		s.behind = time.Now()
 	}
 	s.m.cfg.Metrics.lag(s.peer.Party.ID, size-cursor, time.Since(s.behind).Seconds())
-	to, err := own.CheckpointBoundary(cursor, cursor+int64(s.m.cfg.MaxFrameEntries))
-	if err != nil {
-		return cursor, err
-	}
-	note, err := own.CheckpointAt(to)
+	to, note, err := frameEnd(own, cursor, cursor+int64(s.m.cfg.MaxFrameEntries))
 	if err != nil {
 		return cursor, err
 	}
@@ -216,28 +217,20 @@ func (s *sender) send(ctx context.Context, cursor int64) (int64, error) {
 	w := &s.fw
 	w.begin(s.m.cfg.Self.ID, cursor, note, traceparents)
 	payloads, hashes := 0, 0
-	err = own.ReadRange(ctx, cursor, to, func(re *partylog.RawEntry) error {
-		if re.Canon != nil {
-			ev, err := linkd.DecodeCanonical(re.Canon)
-			if err != nil {
-				return fmt.Errorf("entry %d: %w", re.Index, err)
-			}
-			if Shares(&ev, s.peer.Party) {
-				w.event(re.Salt, re.Canon)
-				payloads++
-				return nil
-			}
+	err = s.m.out.read(ctx, own, cursor, to, func(_ int64, e *outEntry) error {
+		if e.shares(s.peer.Party) {
+			w.event(e.salt, e.canon)
+			payloads++
+			return nil
 		}
-		w.leaf(re.Leaf)
+		w.leaf(e.leaf)
 		hashes++
 		return nil
 	})
 	if err != nil {
 		return cursor, err
 	}
-	frame := w.finish()
-	s.zbuf = compressFrame(s.zbuf, frame)
-	body := s.zbuf
+	body := s.m.zframes.compress(w.finish())
 	ack, status, err := s.do(ctx, http.MethodPost, "/v1/link/frames", body, frameType)
 	endSpans(spans, status, err, len(body), payloads, hashes)
 	if err != nil {
@@ -264,6 +257,25 @@ func (s *sender) send(ctx context.Context, cursor int64) (int64, error) {
 		}
 	}
 	return -1, fmt.Errorf("%s refused a frame (%d %s): %s", s.peer.Party.ID, status, ack.Code, ack.Message)
+}
+
+// frameEnd returns where the frame that follows cursor ends, at most limit
+// unless no checkpoint is there, and the signed checkpoint of that size. A
+// peer that keeps up takes everything up to the newest checkpoint, which the
+// log holds in memory.
+func frameEnd(own *partylog.Log, cursor, limit int64) (int64, []byte, error) {
+	if note, cp := own.Checkpoint(); note != nil && cursor < cp.Size && cp.Size <= limit {
+		return cp.Size, note, nil
+	}
+	to, err := own.CheckpointBoundary(cursor, limit)
+	if err != nil {
+		return 0, nil, err
+	}
+	note, err := own.CheckpointAt(to)
+	if err != nil {
+		return 0, nil, err
+	}
+	return to, note, nil
 }
 
 // startSpans begins a link.send span for each traced append among the

@@ -200,7 +200,7 @@ func (n *Node) openLinks(cfg Config, party linkd.Party, cert tls.Certificate, lo
 		OnApplied: func(origin string, from int64, res partylog.ApplyResult) {
 			n.roster.Learn(res.Events)
 			if n.feed != nil {
-				n.feed.Notify()
+				n.feed.Applied(origin, res)
 			}
 			if f := n.applied.Load(); f != nil {
 				(*f)(origin, from, res)

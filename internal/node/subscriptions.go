@@ -15,6 +15,11 @@ import (
 // subscriptions that read it. Deliveries start with Serve.
 func (n *Node) openSubscriptions(cfg Config, party linkd.Party, logger *slog.Logger) error {
 	n.feed = subscribe.NewFeed(n.logs)
+	if n.links != nil {
+		// The senders keep the newest entries in memory too; an erasure
+		// (which makes the documents service call Forget) drops them.
+		n.feed.OnForget(n.links.Forget)
+	}
 	var err error
 	n.subs, err = subscribe.New(subscribe.Config{
 		DB: n.db, Feed: n.feed, Self: party, Logger: logger,

@@ -60,7 +60,8 @@ type ApplyResult struct {
 	Payloads int           // events stored with their payload
 	Hashes   int           // entries stored as a commitment only
 	MaxHLC   linkd.HLC     // the largest clock stamp among the stored events
-	Events   []linkd.Event // the stored payloads, in log order
+	Events   []linkd.Event // the stored payloads, in log order; readers share them, never modify them
+	Indexes  []int64       // the log index of each of Events
 }
 
 // Kinds of Apply failure. A *ReplicaError matches its kind with errors.Is.
@@ -332,9 +333,15 @@ func (r *Replica) applyWith(ctx context.Context, from int64, note []byte, entrie
 
 	w := &r.ws
 	w.reset()
-	res := ApplyResult{}
-	events := make([]entry, 0, len(entries))
-	var indexes []int64 // the log index of each of res.Events
+	payloads := 0
+	for i := range entries {
+		if entries[i].Canon != nil {
+			payloads++
+		}
+	}
+	res := ApplyResult{Events: make([]linkd.Event, 0, payloads)}
+	events := make([]entry, 0, payloads)
+	indexes := make([]int64, 0, payloads) // the log index of each of res.Events
 	maxHLC := r.lastHLC
 	f := r.frontier
 	failed := func(err error) (ApplyResult, error) {
@@ -368,24 +375,26 @@ func (r *Replica) applyWith(ctx context.Context, from int64, note []byte, entrie
 			res.Hashes++
 			continue
 		}
-		ev, err := linkd.DecodeCanonical(re.Canon)
-		if err != nil {
+		// Decoded in place: res.Events has room for every payload, so ev
+		// stays where it is.
+		res.Events = append(res.Events, linkd.Event{})
+		ev := &res.Events[len(res.Events)-1]
+		if *ev, err = linkd.DecodeCanonical(re.Canon); err != nil {
 			return failed(&ReplicaError{Kind: ErrBadEntry, Detail: fmt.Sprintf("entry %d of %s: %v", idx, r.party.ID, err)})
 		}
 		if ev.Origin != r.party.ID {
 			return failed(&ReplicaError{Kind: ErrBadEntry, Detail: fmt.Sprintf("entry %d of %s's log names origin %q", idx, r.party.ID, ev.Origin)})
 		}
 		if admit != nil {
-			if err := admit(&ev); err != nil {
+			if err := admit(ev); err != nil {
 				return failed(&ReplicaError{Kind: ErrNotAdmitted, Cause: err, Detail: fmt.Sprintf("entry %d (event %s) of %s: %v", idx, ev.EventID, r.party.ID, err)})
 			}
 		}
 		maxHLC = max(maxHLC, ev.HLC)
-		res.Events = append(res.Events, ev)
 		indexes = append(indexes, idx)
-		events = append(events, newEntry(&ev, re.Canon))
+		events = append(events, newEntry(ev, re.Canon))
 		if r.sealer != nil {
-			events[len(events)-1].key = r.sealer.KeyID(&ev)
+			events[len(events)-1].key = r.sealer.KeyID(ev)
 		}
 		w.event(&events[len(events)-1], idx, leaf, re.Salt)
 		res.Payloads++
@@ -410,13 +419,14 @@ func (r *Replica) applyWith(ctx context.Context, from int64, note []byte, entrie
 	if len(erased) > 0 {
 		// Payloads of a shipment erased here: kept as commitments, and not
 		// handed on as events this node holds.
-		kept := res.Events[:0]
+		kept, keptAt := res.Events[:0], indexes[:0]
 		for i := range res.Events {
 			if !slices.Contains(erased, indexes[i]) {
 				kept = append(kept, res.Events[i])
+				keptAt = append(keptAt, indexes[i])
 			}
 		}
-		res.Events = kept
+		res.Events, indexes = kept, keptAt
 		res.Payloads -= len(erased)
 		res.Hashes += len(erased)
 	}
@@ -430,7 +440,7 @@ func (r *Replica) applyWith(ctx context.Context, from int64, note []byte, entrie
 	r.mu.Lock()
 	r.size, r.checkpoint, r.cp = cp.Size, append([]byte(nil), note...), cp
 	r.mu.Unlock()
-	res.Size, res.MaxHLC = cp.Size, maxHLC
+	res.Size, res.MaxHLC, res.Indexes = cp.Size, maxHLC, indexes
 	return res, nil
 }
 

@@ -101,6 +101,16 @@ func TestReplicaVerifiesStoresAndMergesIntoQueries(t *testing.T) {
 	if res.Size != 10 || res.Payloads != 5 || res.Hashes != 5 {
 		t.Fatalf("apply = %+v, want size 10 with 5 payloads and 5 hashes", res)
 	}
+	// Each stored event comes with its log index: the odd ones.
+	if len(res.Events) != 5 || len(res.Indexes) != 5 {
+		t.Fatalf("apply returned %d events at %v, want 5 with their indexes", len(res.Events), res.Indexes)
+	}
+	for i, x := range res.Indexes {
+		stored, err := src.log.Get(ctx, x)
+		if err != nil || x%2 != 1 || stored.Event.EventID != res.Events[i].EventID {
+			t.Fatalf("event %d (%s) is reported at index %d, which holds %s (%v)", i, res.Events[i].EventID, x, stored.Event.EventID, err)
+		}
+	}
 	note, entries = frame(t, src.log, 10, 30, odd)
 	if _, err := rep.Apply(ctx, 10, note, entries, nil); err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package subscribe
 
 import (
 	"context"
-	"hash/maphash"
 	"log/slog"
 	"sync"
 	"time"
@@ -32,38 +31,39 @@ type Checkpoint struct {
 // from the logs themselves. The logs are the outbox: an event enters the
 // feed in the same batch that makes it durable, and a reader's cursor says
 // how far it got, so a crash between the commit and a delivery only means
-// the delivery happens after the restart. Reads decode each event once and
-// share it between readers.
+// the delivery happens after the restart. The newest entries of each log are
+// kept decoded, shared by the readers that keep up: the events of frames a
+// replica applied (Applied) reach them without being read back from the
+// store at all, and what one reader reads from the store the next finds in
+// memory.
 type Feed struct {
 	logs *partylog.Logs
 
 	mu   sync.Mutex
 	wake chan struct{} // closed by Notify; guarded by mu
 
-	seed   maphash.Seed
-	shards [16]cacheShard
+	recentMu sync.Mutex
+	recent   map[string]*recentRun // by party; guarded by recentMu
+	forget   []func()              // see OnForget; guarded by recentMu
 }
 
-type cacheKey struct {
-	party string
-	index int64
+// recentRun is the newest run of a log's entries the feed was handed by
+// Applied or read from the store, in log order: the event of each, or nil
+// for an entry this node holds as its commitment only.
+type recentRun struct {
+	mu   sync.Mutex
+	from int64          // index of ev[0]; guarded by mu
+	ev   []*linkd.Event // guarded by mu; elements never change once appended
 }
 
-type cacheShard struct {
-	mu sync.Mutex
-	m  map[cacheKey]*linkd.Event // guarded by mu
-}
-
-// cacheShardEntries bounds each shard of the decoded-event cache.
-const cacheShardEntries = 4096
+// recentEntries is how many entries a recentRun keeps at least (and at
+// most twice as many): at 5,000 events/s, 0.2 s of a log, far more than a
+// reader that keeps up lags by.
+const recentEntries = 1024
 
 // NewFeed returns the feed of logs.
 func NewFeed(logs *partylog.Logs) *Feed {
-	f := &Feed{logs: logs, wake: make(chan struct{}), seed: maphash.MakeSeed()}
-	for i := range f.shards {
-		f.shards[i].m = make(map[cacheKey]*linkd.Event)
-	}
-	return f
+	return &Feed{logs: logs, wake: make(chan struct{})}
 }
 
 // Notify tells readers that some log grew. Call it after every commit of
@@ -73,6 +73,90 @@ func (f *Feed) Notify() {
 	close(f.wake)
 	f.wake = make(chan struct{})
 	f.mu.Unlock()
+}
+
+// Applied tells readers that a frame of party's log was applied to its
+// replica here, and keeps the events it stored (as res has them: verified,
+// admitted and durable as the replica is) so that readers take them from
+// memory instead of reading and decoding them again. Call it after every
+// applied frame, in place of Notify.
+func (f *Feed) Applied(party string, res partylog.ApplyResult) {
+	if n := res.Payloads + res.Hashes; n > 0 && len(res.Events) == len(res.Indexes) {
+		from := res.Size - int64(n)
+		evs := make([]*linkd.Event, n)
+		for i, x := range res.Indexes {
+			if x >= from && x < res.Size {
+				evs[x-from] = &res.Events[i]
+			}
+		}
+		f.run(party).add(from, evs)
+	}
+	f.Notify()
+}
+
+// run returns party's recentRun.
+func (f *Feed) run(party string) *recentRun {
+	f.recentMu.Lock()
+	defer f.recentMu.Unlock()
+	if f.recent == nil {
+		f.recent = make(map[string]*recentRun)
+	}
+	r := f.recent[party]
+	if r == nil {
+		r = &recentRun{}
+		f.recent[party] = r
+	}
+	return r
+}
+
+// add keeps the entries from index from on: an event, or nil for an entry
+// held as a commitment only. Entries older than the kept run are left out
+// (a reader far behind does not evict what the others need); entries past
+// its end begin a new run.
+func (r *recentRun) add(from int64, evs []*linkd.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	end := r.from + int64(len(r.ev))
+	switch {
+	case len(r.ev) > 0 && from < r.from:
+		return
+	case len(r.ev) == 0 || from > end:
+		r.from, r.ev, end = from, nil, from
+	}
+	if held := int(end - from); held > 0 {
+		// Another reader kept some of them already.
+		if held >= len(evs) {
+			return
+		}
+		evs = evs[held:]
+	}
+	if len(r.ev)+len(evs) > 2*recentEntries {
+		// Keep the newest, in a fresh array: readers may still hold views
+		// of the old one. Letting the run grow to twice its bound between
+		// trims keeps the copying to one entry per entry added.
+		drop := min(len(r.ev)+len(evs)-recentEntries, len(r.ev))
+		r.ev = append(make([]*linkd.Event, 0, 2*recentEntries), r.ev[drop:]...)
+		r.from += int64(drop)
+	}
+	r.ev = append(r.ev, evs...)
+}
+
+// recentFrom returns the kept entries of party's log from index from, up to
+// to, and where the kept run begins.
+func (f *Feed) recentFrom(party string, from, to int64) ([]*linkd.Event, int64) {
+	f.recentMu.Lock()
+	r := f.recent[party]
+	f.recentMu.Unlock()
+	if r == nil {
+		return nil, -1
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	end := r.from + int64(len(r.ev))
+	if from < r.from || from >= end {
+		return nil, r.from
+	}
+	return r.ev[from-r.from : min(to, end)-r.from], r.from
 }
 
 // Changed returns a channel closed at the next Notify. Take it before
@@ -114,22 +198,55 @@ func (f *Feed) Read(ctx context.Context, cur Cursor, limit int, fn func(Item) er
 		to := min(size, from+int64(min(share, limit-passed)))
 		_, cp := s.Checkpoint()
 		ck := Checkpoint{Origin: cp.Origin, Size: cp.Size, RootHash: cp.Hash[:]}
-		err := s.ReadRange(ctx, from, to, func(re *partylog.RawEntry) error {
-			if re.Salt != nil {
-				e, err := f.decode(party, re)
-				if err != nil {
-					return err
+		for from < to {
+			kept, at := f.recentFrom(party, from, to)
+			if len(kept) > 0 {
+				for i, e := range kept {
+					if e != nil {
+						if err := fn(Item{Party: party, Index: from + int64(i), Event: e, Checkpoint: ck}); err != nil {
+							return passed, err
+						}
+					}
+					cur[party] = from + int64(i) + 1
+					passed++
 				}
-				if err := fn(Item{Party: party, Index: re.Index, Event: e, Checkpoint: ck}); err != nil {
-					return err
-				}
+				from += int64(len(kept))
+				continue
 			}
-			cur[party] = re.Index + 1
-			passed++
-			return nil
-		})
-		if err != nil {
-			return passed, err
+			// From the store, up to where the kept run begins. What was
+			// read is kept for the next reader: the node's own log, whose
+			// events come to no Applied, is read once, not once per reader.
+			end := to
+			if at > from && at < to {
+				end = at
+			}
+			read := make([]*linkd.Event, 0, end-from)
+			err := s.ReadRange(ctx, from, end, func(re *partylog.RawEntry) error {
+				var e *linkd.Event
+				if re.Salt != nil {
+					ev, err := linkd.DecodeCanonical(re.Canon)
+					if err != nil {
+						return err
+					}
+					e = &ev
+				}
+				read = append(read, e)
+				if e != nil {
+					if err := fn(Item{Party: party, Index: re.Index, Event: e, Checkpoint: ck}); err != nil {
+						return err
+					}
+				}
+				cur[party] = re.Index + 1
+				passed++
+				return nil
+			})
+			if len(read) > 0 {
+				f.run(party).add(from, read)
+			}
+			if err != nil {
+				return passed, err
+			}
+			from = end
 		}
 	}
 	return passed, nil
@@ -166,36 +283,24 @@ func (f *Feed) Follow(ctx context.Context, cur Cursor, fn func(Item) error, save
 	}
 }
 
-func (f *Feed) decode(party string, re *partylog.RawEntry) (*linkd.Event, error) {
-	k := cacheKey{party, re.Index}
-	sh := &f.shards[(maphash.String(f.seed, party)^uint64(re.Index))%uint64(len(f.shards))]
-	sh.mu.Lock()
-	e, ok := sh.m[k]
-	sh.mu.Unlock()
-	if ok {
-		return e, nil
-	}
-	ev, err := linkd.DecodeCanonical(re.Canon)
-	if err != nil {
-		return nil, err
-	}
-	sh.mu.Lock()
-	if len(sh.m) >= cacheShardEntries {
-		clear(sh.m)
-	}
-	sh.m[k] = &ev
-	sh.mu.Unlock()
-	return &ev, nil
-}
-
 // Forget drops every decoded event the feed keeps in memory, so that
 // payloads erased from the store (a shipment's key destroyed) are not served
-// from the cache either.
+// from memory either, and runs the functions given to OnForget.
 func (f *Feed) Forget() {
-	for i := range f.shards {
-		sh := &f.shards[i]
-		sh.mu.Lock()
-		clear(sh.m)
-		sh.mu.Unlock()
+	f.recentMu.Lock()
+	clear(f.recent)
+	fns := f.forget
+	f.recentMu.Unlock()
+	for _, fn := range fns {
+		fn()
 	}
+}
+
+// OnForget adds fn to what Forget runs: it drops what another part of the
+// node keeps of payloads that may have been erased (the link layer's
+// outbox).
+func (f *Feed) OnForget(fn func()) {
+	f.recentMu.Lock()
+	f.forget = append(f.forget, fn)
+	f.recentMu.Unlock()
 }
