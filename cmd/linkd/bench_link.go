@@ -68,7 +68,7 @@ verifies and stores them is the catch-up rate.`,
 				}
 			}
 			if !asJSON {
-				fmt.Fprintf(out, "overhead: wire bytes origin↔one peer (TLS, HTTP/2, frames, acks) beyond the events' canonical bytes\n")
+				fmt.Fprintf(out, "overhead: wire bytes origin↔one peer (TLS, HTTP, frames, acks) beyond the events' canonical bytes\n")
 			}
 			if catchup > 0 {
 				var progress = cmd.ErrOrStderr()
