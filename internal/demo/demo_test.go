@@ -267,10 +267,11 @@ func TestDemoRunsTheLane(t *testing.T) {
 		t.Errorf("no propagation measured: %+v", sum.Propagation)
 	}
 
-	// No EU-resident payload sits on a non-EU node: the customs
-	// declaration's MRN is in the EU stores and in no other. (The stores are
-	// scanned before they reopen: until then what the run wrote is in
-	// Pebble's write-ahead logs, uncompressed.)
+	// No store holds the customs declaration's MRN in the clear: the EU
+	// nodes keep the payload sealed under the shipment's key, the others
+	// never get it (which nodes hold the payload is checked through their
+	// logs below). The stores are scanned before they reopen: until then
+	// what the run wrote is in Pebble's write-ahead logs, uncompressed.
 	var mrn string
 	if m := regexp.MustCompile(`"documentID":\s*"(\d\dDE[A-Z0-9]{14})"`).FindStringSubmatch(string(mustRead(t, sum.BundlePath))); m != nil {
 		mrn = m[1]
@@ -278,8 +279,8 @@ func TestDemoRunsTheLane(t *testing.T) {
 		t.Fatalf("the bundle of the hold names no MRN")
 	}
 	for _, p := range scenario.Cast() {
-		if got, want := storeHolds(t, dir, p.ID, mrn), p.Admits([]string{"EU"}); got != want {
-			t.Errorf("%s's store holds the MRN %s: %v, want %v", p.ID, mrn, got, want)
+		if storeHolds(t, dir, p.ID, mrn) {
+			t.Errorf("%s's store holds the MRN %s in the clear", p.ID, mrn)
 		}
 	}
 
