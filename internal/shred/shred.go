@@ -258,33 +258,20 @@ func (k *Keys) migrate() error {
 // and authenticates aad with it. The result is a random nonce followed by
 // the ciphertext.
 func (k *Keys) Seal(id string, plaintext, aad []byte) ([]byte, error) {
-	return k.SealTo(nil, id, plaintext, aad)
-}
-
-// SealTo is Seal appending to dst.
-func (k *Keys) SealTo(dst []byte, id string, plaintext, aad []byte) ([]byte, error) {
 	aead, err := k.aead(id, true)
 	if err != nil {
 		return nil, err
 	}
-	return aead.Seal(dst, nil, plaintext, aad), nil
+	return aead.Seal(nil, nil, plaintext, aad), nil
 }
 
 // Open decrypts what Seal returned for id and aad.
 func (k *Keys) Open(id string, sealed, aad []byte) ([]byte, error) {
-	return k.OpenTo(nil, id, sealed, aad)
-}
-
-// Overhead is what Seal adds to the plaintext: the nonce and the tag.
-const Overhead = 12 + 16
-
-// OpenTo is Open appending to dst.
-func (k *Keys) OpenTo(dst []byte, id string, sealed, aad []byte) ([]byte, error) {
 	aead, err := k.aead(id, false)
 	if err != nil {
 		return nil, err
 	}
-	pt, err := aead.Open(dst, nil, sealed, aad)
+	pt, err := aead.Open(nil, nil, sealed, aad)
 	if err != nil {
 		return nil, fmt.Errorf("shred: open sealed data of %q: %w", id, err)
 	}
@@ -451,10 +438,12 @@ func (k *Keys) make(ids []string) error {
 	k.wmu.Lock()
 	defer k.wmu.Unlock()
 	var hs [][32]byte
+	seen := make(map[[32]byte]bool, len(ids))
 	k.mu.RLock()
 	for _, id := range ids {
 		h := sha256.Sum256([]byte(id))
-		if _, ok := k.keys[h]; !ok && !k.destroyed[id] && !slices.Contains(hs, h) {
+		if _, ok := k.keys[h]; !ok && !k.destroyed[id] && !seen[h] {
+			seen[h] = true
 			hs = append(hs, h)
 		}
 	}
