@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"slices"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -90,45 +89,37 @@ func (l *space) read(index int64) (linkd.Recorded, error) {
 	if err != nil {
 		return linkd.Recorded{}, fmt.Errorf("read event %d: %w", index, err)
 	}
-	rec, _, err := l.decodeRecord(index, v, nil, false)
-	return rec, err
+	return l.decodeRecord(index, v, nil, false)
 }
 
 // decodeRecord decodes v, the record of the event at index, opening it into
-// buf if it is sealed, and returns buf for reuse. With copySalt the salt is
-// copied out of v (which then need not outlive the call); the canonical
-// encoding is always decoded into strings of the event's own.
-func (l *space) decodeRecord(index int64, v, buf []byte, copySalt bool) (linkd.Recorded, []byte, error) {
+// *buf if it is sealed (see unseal). With copySalt the salt is copied out of
+// v and buf (which then need not outlive the call, nor be left alone); the
+// canonical encoding is always decoded into strings of the event's own.
+func (l *space) decodeRecord(index int64, v []byte, buf *[]byte, copySalt bool) (linkd.Recorded, error) {
 	if len(v) == len(tlog.Hash{}) && !l.own {
 		// A replica's entry held as its commitment only: not visible here.
-		return linkd.Recorded{}, buf, linkd.Errorf(linkd.ENotFound, "no event at log index %d", index)
+		return linkd.Recorded{}, linkd.Errorf(linkd.ENotFound, "no event at log index %d", index)
 	}
-	sealed := isSealed(v)
-	if sealed {
-		// The plaintext is shorter than the record: opening it into buf
-		// then never allocates, and buf serves the next record too.
-		buf = slices.Grow(buf[:0], len(v))
-	}
-	salt, canon, err := l.unseal(buf[:0], v)
+	salt, canon, err := l.unseal(buf, v)
 	if err == nil && canon == nil {
 		err = errErased // the own log keeps a commitment only of what was erased
 	}
 	if IsErased(err) {
-		return linkd.Recorded{}, buf, &linkd.Error{Code: linkd.ENotFound, Err: err,
+		return linkd.Recorded{}, &linkd.Error{Code: linkd.ENotFound, Err: err,
 			Message: fmt.Sprintf("the event at log index %d was erased: its shipment's key was destroyed on this node", index)}
 	}
 	if err != nil {
-		return linkd.Recorded{}, buf, fmt.Errorf("read event %d: %w", index, err)
+		return linkd.Recorded{}, fmt.Errorf("read event %d: %w", index, err)
 	}
-	if copySalt || sealed {
-		// A sealed record's salt is in buf, which the next record reuses.
+	if copySalt {
 		salt = append(make([]byte, 0, len(salt)), salt...)
 	}
 	e, err := linkd.DecodeCanonical(canon)
 	if err != nil {
-		return linkd.Recorded{}, buf, fmt.Errorf("read event %d: %w", index, err)
+		return linkd.Recorded{}, fmt.Errorf("read event %d: %w", index, err)
 	}
-	return linkd.Recorded{Event: e, Salt: salt, LogIndex: index}, buf, nil
+	return linkd.Recorded{Event: e, Salt: salt, LogIndex: index}, nil
 }
 
 // Query selects events by one index, in event-time order.
@@ -339,10 +330,7 @@ func (l *Log) Audit(ctx context.Context, progress func(done, total int64)) (Audi
 		if len(v) != len(tlog.Hash{}) && len(v) <= recordHeader {
 			return AuditReport{}, fmt.Errorf("audit: event %d: corrupt record", idx)
 		}
-		if isSealed(v) {
-			buf = slices.Grow(buf[:0], len(v)) // the plaintext is shorter: opening never allocates
-		}
-		salt, canon, err := l.unseal(buf[:0], v)
+		salt, canon, err := l.unseal(&buf, v)
 		if err != nil && !IsErased(err) {
 			return AuditReport{}, fmt.Errorf("audit: event %d: %w", idx, err)
 		}
@@ -465,10 +453,7 @@ func readRange(ctx context.Context, s *space, from, to int64, fn func(*RawEntry)
 			return fmt.Errorf("read range: entry %d: corrupt record of %d bytes", idx, len(v))
 		}
 		copy(re.Leaf[:], v)
-		if isSealed(v) {
-			buf = slices.Grow(buf[:0], len(v)) // the plaintext is shorter: opening never allocates
-		}
-		re.Salt, re.Canon, err = s.unseal(buf[:0], v)
+		re.Salt, re.Canon, err = s.unseal(&buf, v)
 		switch {
 		case IsErased(err):
 			re.Salt, re.Canon = nil, nil // what is left of it: the commitment

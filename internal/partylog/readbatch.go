@@ -94,7 +94,7 @@ func readOrdered(ctx context.Context, db *pebble.DB, sealer Sealer, hits []hit, 
 			return fmt.Errorf("read event %d: %w", h.index, err)
 		}
 		var rec linkd.Recorded
-		rec, buf, err = s.decodeRecord(h.index, v, buf, true)
+		rec, err = s.decodeRecord(h.index, v, &buf, true)
 		if IsErased(err) || linkd.ErrorCode(err) == linkd.ENotFound {
 			continue // the index entries of an erased event outlive its payload
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/linkd-dev/linkd"
 	"github.com/linkd-dev/linkd/internal/shred"
+	"github.com/linkd-dev/linkd/internal/tlog"
 )
 
 // A Sealer encrypts event records at rest under per-shipment keys, so that
@@ -52,9 +53,12 @@ func isSealed(v []byte) bool {
 }
 
 // unseal returns the salt and canonical encoding of record v (the value of
-// an event key), opening it into dst if it is sealed. A record held as a
-// commitment only returns nil, nil; one whose key was destroyed, errErased.
-func (s *space) unseal(dst, v []byte) (salt, canon []byte, err error) {
+// an event key). A sealed record is opened into *buf, grown to hold it and
+// left for the caller's next record (the plaintext is shorter than the
+// record, so a reader of many records allocates once), or into new memory
+// when buf is nil. A record held as a commitment only returns nil, nil; one
+// whose key was destroyed, errErased.
+func (s *space) unseal(buf *[]byte, v []byte) (salt, canon []byte, err error) {
 	switch {
 	case len(v) == len(zeroSalt):
 		return nil, nil, nil
@@ -79,6 +83,11 @@ func (s *space) unseal(dst, v []byte) (salt, canon []byte, err error) {
 		return nil, nil, errErased
 	case err != nil:
 		return nil, nil, err
+	}
+	var dst []byte
+	if buf != nil {
+		*buf = slices.Grow((*buf)[:0], len(v))
+		dst = *buf
 	}
 	pt, err := aead.Open(dst, nil, sealed, v[:32])
 	switch {
@@ -140,9 +149,7 @@ func (w *writeSet) seal(s Sealer, ensured bool) (erased []int64, err error) {
 		}
 		w.pt = append(append(w.pt[:0], r.salt...), r.canon...)
 		start := len(w.sealed)
-		w.sealed = binary.AppendUvarint(w.sealed, uint64(len(r.key)))
-		w.sealed = append(w.sealed, r.key...)
-		w.sealed = aead.Seal(w.sealed, nil, w.pt, r.leaf[:])
+		w.sealed = appendSealed(w.sealed, r.key, aead, w.pt, r.leaf)
 		r.sealed = [2]int{start, len(w.sealed)}
 		w.size += len(w.sealed) - start - len(r.canon)
 	}
@@ -190,9 +197,6 @@ func (s *space) sealRecord(v []byte) ([]byte, error) {
 	} else if len(gone) > 0 {
 		return v[:32:32], nil
 	}
-	out := append(append(make([]byte, 0, len(v)+64), v[:32]...), zeroSalt[:]...)
-	out = binary.AppendUvarint(out, uint64(len(id)))
-	out = append(out, id...)
 	aead, err := s.sealer.AEAD(id)
 	if errors.Is(err, shred.ErrDestroyed) {
 		return v[:32:32], nil
@@ -200,7 +204,17 @@ func (s *space) sealRecord(v []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return aead.Seal(out, nil, v[32:], v[:32]), nil
+	out := append(append(make([]byte, 0, len(v)+64), v[:32]...), zeroSalt[:]...)
+	return appendSealed(out, id, aead, v[32:], tlog.Hash(v[:32])), nil
+}
+
+// appendSealed appends what follows the zero salt in a sealed record: the
+// key id and the plaintext (salt, canonical encoding) sealed with the leaf
+// hash as associated data.
+func appendSealed(b []byte, id string, aead cipher.AEAD, plaintext []byte, leaf tlog.Hash) []byte {
+	b = binary.AppendUvarint(b, uint64(len(id)))
+	b = append(b, id...)
+	return aead.Seal(b, nil, plaintext, leaf[:])
 }
 
 // refuseErased answers the appends of reqs that hold an event of an erased
