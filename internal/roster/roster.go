@@ -64,14 +64,9 @@ const shardCount = 64
 // shard holds the cached lists of the references that hash to it.
 type shard struct {
 	mu    sync.Mutex
-	lists [3]map[string][]linkd.ShipmentParty // by ref.slot, then value; a nil list: no events yet; guarded by mu
-	order []ref                               // a ring in insertion order, for eviction; guarded by mu
-	next  int                                 // the oldest entry of order once it is full; guarded by mu
-}
-
-func (s *shard) getLocked(rf ref) ([]linkd.ShipmentParty, bool) {
-	list, ok := s.lists[rf.slot()][rf.value]
-	return list, ok
+	lists map[ref][]linkd.ShipmentParty // a nil list: no events yet; guarded by mu
+	order []ref                         // a ring in insertion order, for eviction; guarded by mu
+	next  int                           // the oldest entry of order once it is full; guarded by mu
 }
 
 // New returns the roster of the node whose logs these are. max bounds the
@@ -82,9 +77,7 @@ func New(self linkd.Party, logs *partylog.Logs, max int) *Roster {
 	}
 	r := &Roster{self: self, logs: logs, perShard: (max + shardCount - 1) / shardCount, seed: maphash.MakeSeed()}
 	for i := range r.shards {
-		for j := range r.shards[i].lists {
-			r.shards[i].lists[j] = map[string][]linkd.ShipmentParty{}
-		}
+		r.shards[i].lists = map[ref][]linkd.ShipmentParty{}
 	}
 	return r
 }
@@ -107,17 +100,6 @@ func refs(buf *[3]ref, e *linkd.Event) []ref {
 type ref struct {
 	ix    partylog.Index
 	value string
-}
-
-// slot numbers the indexes refs uses, 0 to 2.
-func (rf ref) slot() int {
-	switch rf.ix {
-	case partylog.ByBooking:
-		return 0
-	case partylog.ByTransportDocument:
-		return 1
-	}
-	return 2
 }
 
 // slot returns the shard and generation counter of a reference.
@@ -245,8 +227,8 @@ func (r *Roster) Learn(events []linkd.Event) {
 			s, gen := r.slot(rf)
 			s.mu.Lock()
 			gen.Add(1)
-			if list, ok := s.getLocked(rf); ok {
-				s.lists[rf.slot()][rf.value] = fold(list, e, r.self.ID)
+			if list, ok := s.lists[rf]; ok {
+				s.lists[rf] = fold(list, e, r.self.ID)
 			}
 			s.mu.Unlock()
 		}
@@ -259,7 +241,7 @@ func (r *Roster) Learn(events []linkd.Event) {
 func (r *Roster) lookup(ctx context.Context, rf ref) ([]linkd.ShipmentParty, error) {
 	s, gen := r.slot(rf)
 	s.mu.Lock()
-	list, ok := s.getLocked(rf)
+	list, ok := s.lists[rf]
 	g := gen.Load()
 	s.mu.Unlock()
 	if ok {
@@ -283,16 +265,16 @@ func (r *Roster) lookup(ctx context.Context, rf ref) ([]linkd.ShipmentParty, err
 	defer s.mu.Unlock()
 	// Cache the list unless something learnt meanwhile that the scan may
 	// have missed, or a concurrent lookup of the same reference has.
-	if _, ok := s.getLocked(rf); !ok && gen.Load() == g {
+	if _, ok := s.lists[rf]; !ok && gen.Load() == g {
 		if len(s.order) < r.perShard {
 			s.order = append(s.order, rf)
 		} else {
 			old := s.order[s.next]
-			delete(s.lists[old.slot()], old.value)
+			delete(s.lists, old)
 			s.order[s.next] = rf
 			s.next = (s.next + 1) % len(s.order)
 		}
-		s.lists[rf.slot()][rf.value] = list
+		s.lists[rf] = list
 	}
 	return list, nil
 }
