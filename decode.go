@@ -27,7 +27,7 @@ func DecodeEvents(r io.Reader) ([]Event, error) {
 	// The decoded events do not refer to the body, so its buffer goes back
 	// to a pool for the next request.
 	bp := bodyBuffers.Get().(*[]byte)
-	data, err := readAtMost((*bp)[:0], r, MaxBatchBytes+1)
+	data, err := ReadAtMost((*bp)[:0], r, MaxBatchBytes+1)
 	defer func() {
 		if cap(data) <= maxPooledBody {
 			*bp = data[:0]
@@ -49,10 +49,10 @@ const maxPooledBody = 4 << 20
 
 var bodyBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
-// readAtMost appends to buf what r yields until EOF or until n bytes are
+// ReadAtMost appends to buf what r yields until EOF or until n bytes are
 // read, like io.ReadAll(io.LimitReader(r, n)) but into a buffer the caller
-// provides.
-func readAtMost(buf []byte, r io.Reader, n int) ([]byte, error) {
+// provides (a pooled one, for request bodies and link frames).
+func ReadAtMost(buf []byte, r io.Reader, n int) ([]byte, error) {
 	for len(buf) < n {
 		if len(buf) == cap(buf) {
 			buf = slices.Grow(buf, min(max(cap(buf), 512), n-len(buf)))

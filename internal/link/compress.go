@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"slices"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
@@ -71,7 +70,7 @@ func putFrameBuf(b *[]byte) {
 // its encoding says so. The bytes are valid until release is called.
 func readBody(r io.Reader, encoding string) (frame []byte, release func(), err error) {
 	raw := frameBufs.Get().(*[]byte)
-	*raw, err = readAtMost(*raw, r, MaxFrameBytes+1)
+	*raw, err = linkd.ReadAtMost(*raw, r, MaxFrameBytes+1)
 	if err != nil {
 		putFrameBuf(raw)
 		return nil, nil, fmt.Errorf("%w: %v", ErrFrame, err)
@@ -99,23 +98,4 @@ func readBody(r io.Reader, encoding string) (frame []byte, release func(), err e
 	}
 	putFrameBuf(raw)
 	return nil, nil, fmt.Errorf("%w: unknown Content-Encoding %q", ErrFrame, encoding)
-}
-
-// readAtMost appends what r holds to dst, up to limit bytes.
-func readAtMost(dst []byte, r io.Reader, limit int) ([]byte, error) {
-	for {
-		if len(dst) == cap(dst) {
-			dst = slices.Grow(dst, min(max(512, cap(dst)), limit-len(dst)+1))
-		}
-		n, err := r.Read(dst[len(dst):min(cap(dst), limit)])
-		dst = dst[:len(dst)+n]
-		switch {
-		case err == io.EOF:
-			return dst, nil
-		case err != nil:
-			return dst, err
-		case len(dst) >= limit:
-			return dst, nil
-		}
-	}
 }
