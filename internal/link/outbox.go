@@ -51,11 +51,6 @@ func (e *outEntry) shares(party linkd.Party) bool {
 	return Shares(&ev, party)
 }
 
-// setShare keeps what Shares reads of ev.
-func (e *outEntry) setShare(ev *linkd.Event) {
-	e.origin, e.parties, e.visibility, e.residency = ev.Origin, ev.Parties, ev.Visibility, ev.Residency
-}
-
 // outboxEntries is how many entries an outbox keeps at least: at 5,000
 // events/s, 0.4 s of the log, far more than a sender that keeps up lags by.
 const outboxEntries = 2048
@@ -127,12 +122,11 @@ func (o *outbox) run(ctx context.Context, own *partylog.Log, from, to int64) ([]
 func appendEntries(ctx context.Context, dst []outEntry, own *partylog.Log, from, to int64) ([]outEntry, error) {
 	var buf []byte // the run's salts and encodings, copied out of the store's buffers
 	err := own.ReadRange(ctx, from, to, func(re *partylog.RawEntry) error {
-		e := outEntry{leaf: re.Leaf}
-		if re.Canon != nil {
-			ev, err := linkd.DecodeCanonical(re.Canon)
-			if err != nil {
-				return fmt.Errorf("entry %d: %w", re.Index, err)
-			}
+		e, err := newOutEntry(re)
+		if err != nil {
+			return err
+		}
+		if e.canon != nil {
 			if need := len(re.Salt) + len(re.Canon); cap(buf)-len(buf) < need {
 				// Room for the rest of the range, if its entries are
 				// about this size.
@@ -142,7 +136,6 @@ func appendEntries(ctx context.Context, dst []outEntry, own *partylog.Log, from,
 			buf = append(append(buf, re.Salt...), re.Canon...)
 			e.salt = buf[at : at+len(re.Salt) : at+len(re.Salt)]
 			e.canon = buf[at+len(re.Salt) : len(buf) : len(buf)]
-			e.setShare(&ev)
 		}
 		dst = append(dst, e)
 		return nil
@@ -154,15 +147,25 @@ func appendEntries(ctx context.Context, dst []outEntry, own *partylog.Log, from,
 // too far behind for the outbox. The entries are valid only during fn.
 func readEntries(ctx context.Context, own *partylog.Log, from, to int64, fn func(index int64, e *outEntry) error) error {
 	return own.ReadRange(ctx, from, to, func(re *partylog.RawEntry) error {
-		e := outEntry{leaf: re.Leaf}
-		if re.Canon != nil {
-			ev, err := linkd.DecodeCanonical(re.Canon)
-			if err != nil {
-				return fmt.Errorf("entry %d: %w", re.Index, err)
-			}
-			e.salt, e.canon = re.Salt, re.Canon
-			e.setShare(&ev)
+		e, err := newOutEntry(re)
+		if err != nil {
+			return err
 		}
 		return fn(re.Index, &e)
 	})
+}
+
+// newOutEntry decodes re into an entry whose salt and encoding are re's.
+func newOutEntry(re *partylog.RawEntry) (outEntry, error) {
+	e := outEntry{leaf: re.Leaf}
+	if re.Canon == nil {
+		return e, nil
+	}
+	ev, err := linkd.DecodeCanonical(re.Canon)
+	if err != nil {
+		return e, fmt.Errorf("entry %d: %w", re.Index, err)
+	}
+	e.salt, e.canon = re.Salt, re.Canon
+	e.origin, e.parties, e.visibility, e.residency = ev.Origin, ev.Parties, ev.Visibility, ev.Residency
+	return e, nil
 }
