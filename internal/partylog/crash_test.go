@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/linkd-dev/linkd"
 	"github.com/linkd-dev/linkd/internal/scenario"
+	"github.com/linkd-dev/linkd/internal/shred"
 	"github.com/linkd-dev/linkd/internal/store"
 	"github.com/linkd-dev/linkd/internal/tlog"
 )
@@ -57,12 +59,19 @@ func crashChild(dir, skey, runStr string) int {
 		fmt.Fprintf(os.Stderr, "crash child: bad %s %q\n", crashChildRun, runStr)
 		return 2
 	}
-	db, err := store.Open(dir, store.Options{})
+	db, err := store.Open(filepath.Join(dir, "store"), store.Options{})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "crash child: %v\n", err)
 		return 2
 	}
-	l, err := Open(db, Config{Self: terminal, SigningKey: skey})
+	// Records are sealed as a node seals them, so the keys of shipments the
+	// child opened must be there for every acknowledged event.
+	keys, err := shred.Open(db, filepath.Join(dir, "keys"), nil)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "crash child: %v\n", err)
+		return 2
+	}
+	l, err := Open(db, Config{Self: terminal, SigningKey: skey, Sealer: bookingSealer{keys}})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "crash child: %v\n", err)
 		return 2
@@ -188,6 +197,7 @@ func TestCrashSIGKILL(t *testing.T) {
 
 	var (
 		acked    int64       // acks seen over all runs
+		sealed   int         // of them, records found sealed under a shipment key
 		prevSize int64       // size of the log the last time it was reopened
 		prevNote []byte      // its newest checkpoint
 		maxAcked int64  = -1 // largest acknowledged index
@@ -212,7 +222,7 @@ func TestCrashSIGKILL(t *testing.T) {
 		}
 		acked += int64(len(out.acks))
 
-		h := &harness{t: t, dir: dir, skey: skey, vkey: vkey}
+		h := &harness{t: t, dir: filepath.Join(dir, "store"), skey: skey, vkey: vkey, keysDir: filepath.Join(dir, "keys")}
 		h.open()
 		size := h.log.Size()
 		if size < prevSize || size < maxAcked+1 {
@@ -223,6 +233,14 @@ func TestCrashSIGKILL(t *testing.T) {
 		// checked against the tree of prevNote; its consistency with the
 		// recovered tree proves those leaves are still there, unchanged.
 		checkCrashAcks(t, h.log, out.acks, rng)
+		for _, a := range out.acks {
+			if v, closer, err := h.db.Get(h.log.appendKey(nil, prefixEvent, uint64(a.index))); err == nil {
+				if isSealed(v) {
+					sealed++
+				}
+				closer.Close()
+			}
+		}
 		rep, err := h.log.Audit(ctx, nil)
 		if err != nil {
 			h.close()
@@ -258,6 +276,9 @@ func TestCrashSIGKILL(t *testing.T) {
 	}
 	if acked == 0 {
 		t.Fatalf("no child acknowledged anything in %d runs: the test proved nothing", iterations)
+	}
+	if sealed == 0 {
+		t.Fatalf("none of %d acknowledged records was sealed: the keys were not put to the test", acked)
 	}
 }
 

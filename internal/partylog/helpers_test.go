@@ -9,6 +9,7 @@ import (
 
 	"github.com/linkd-dev/linkd"
 	"github.com/linkd-dev/linkd/internal/scenario"
+	"github.com/linkd-dev/linkd/internal/shred"
 	"github.com/linkd-dev/linkd/internal/store"
 	"github.com/linkd-dev/linkd/internal/tlog"
 )
@@ -23,6 +24,10 @@ type harness struct {
 	db   *pebble.DB
 	log  *Log
 	opts store.Options
+	// keysDir, if set, holds shipment keys, and the log seals its records
+	// under them by booking (bookingSealer), as a node's does.
+	keysDir string
+	keys    *shred.Keys
 }
 
 func newHarness(t testing.TB) *harness {
@@ -53,8 +58,19 @@ func (h *harness) open() {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	l, err := Open(db, Config{Self: terminal, SigningKey: h.skey})
+	cfg := Config{Self: terminal, SigningKey: h.skey}
+	if h.keysDir != "" {
+		if h.keys, err = shred.Open(db, h.keysDir, nil); err != nil {
+			db.Close()
+			h.t.Fatal(err)
+		}
+		cfg.Sealer = bookingSealer{h.keys}
+	}
+	l, err := Open(db, cfg)
 	if err != nil {
+		if h.keys != nil {
+			h.keys.Close()
+		}
 		db.Close()
 		h.t.Fatal(err)
 	}
@@ -64,6 +80,10 @@ func (h *harness) open() {
 func (h *harness) close() {
 	if h.log != nil {
 		h.log.Close()
+		if h.keys != nil {
+			h.keys.Close()
+			h.keys = nil
+		}
 		h.db.Close()
 		h.log, h.db = nil, nil
 	}

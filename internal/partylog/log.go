@@ -157,6 +157,7 @@ type group struct {
 	size   int64
 	note   []byte
 	cp     linkd.Checkpoint
+	bound  []string // shipment keys whose bindings the batch carries
 }
 
 // Open opens the log in db, recovering its state from what is durable, and
@@ -552,6 +553,7 @@ func (l *Log) commit(g *group, n int, prev *group) {
 	binary.BigEndian.PutUint64(meta[8:], uint64(last))
 	b := l.newBatch(w.size + 2*opOverhead + 13 + len(g.note) + len(meta))
 	w.write(b, &l.space, size, g.note, meta[:])
+	g.bound = w.bound
 	// This group was prepared while the previous one was being fsynced; it
 	// goes to the store only once that fsync succeeded. After a failed fsync
 	// nothing more reaches Pebble, whose WAL is then unusable.
@@ -759,6 +761,9 @@ func (l *Log) sync() {
 				g.batch.Close()
 				l.stop(fmt.Errorf("fsync: %w", err))
 			} else if l.releaseBatch(g.batch); l.stopErr() == nil {
+				if len(g.bound) > 0 {
+					l.sealer.Bound(g.bound)
+				}
 				l.mu.Lock()
 				prev := l.durable
 				l.durable, l.checkpoint, l.cp = g.size, g.note, g.cp

@@ -43,6 +43,7 @@ type Replica struct {
 	size       int64            // guarded by mu
 	checkpoint []byte           // guarded by mu
 	cp         linkd.Checkpoint // guarded by mu
+	unsynced   []string         // guarded by mu: key bindings written by frames not synced yet (Sealer.Bind)
 }
 
 // RemoteEntry is one entry of a peer's log as a link delivers it: the event's
@@ -261,7 +262,22 @@ func (r *Replica) ApplyNoSync(ctx context.Context, from int64, note []byte, entr
 }
 
 // Sync makes every frame applied so far durable.
-func (r *Replica) Sync() error { return r.db.LogData(nil, pebble.Sync) }
+func (r *Replica) Sync() error {
+	r.mu.Lock()
+	bound := r.unsynced
+	r.unsynced = nil
+	r.mu.Unlock()
+	if err := r.db.LogData(nil, pebble.Sync); err != nil {
+		r.mu.Lock()
+		r.unsynced = append(r.unsynced, bound...)
+		r.mu.Unlock()
+		return err
+	}
+	if len(bound) > 0 {
+		r.sealer.Bound(bound)
+	}
+	return nil
+}
 
 // Check checks a checkpoint of the origin's log that reached this node by
 // other means (gossip) against the verified tree: an error of kind
@@ -437,9 +453,18 @@ func (r *Replica) applyWith(ctx context.Context, from int64, note []byte, entrie
 		return failed(fmt.Errorf("replica of %s: write: %w", r.party.ID, err))
 	}
 	r.lastHLC = maxHLC
+	var bound []string
 	r.mu.Lock()
 	r.size, r.checkpoint, r.cp = cp.Size, append([]byte(nil), note...), cp
+	if wo.Sync { // this fsync made the frames before it durable too
+		bound, r.unsynced = append(r.unsynced, w.bound...), nil
+	} else {
+		r.unsynced = append(r.unsynced, w.bound...)
+	}
 	r.mu.Unlock()
+	if len(bound) > 0 {
+		r.sealer.Bound(bound)
+	}
 	res.Size, res.MaxHLC, res.Indexes = cp.Size, maxHLC, indexes
 	return res, nil
 }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/cockroachdb/pebble/v2"
+
 	"github.com/linkd-dev/linkd"
 	"github.com/linkd-dev/linkd/internal/shred"
 	"github.com/linkd-dev/linkd/internal/tlog"
@@ -22,9 +24,18 @@ type Sealer interface {
 	// KeyID names the key e's record is sealed under; "" keeps it in the
 	// clear (an event of no shipment, or one that must outlive erasure).
 	KeyID(e *linkd.Event) string
-	// Ensure makes durable keys for ids that have none, with one fsync,
-	// and returns those of ids whose keys were destroyed.
+	// Ensure makes keys for ids that have none, and returns those of ids
+	// whose keys were destroyed. A key it makes is durable once a batch
+	// that Bind wrote its binding into commits with a sync.
 	Ensure(ids []string) (destroyed []string, err error)
+	// Bind writes into b the bindings of those of ids whose keys Ensure
+	// made and that may not be durable yet, and returns them (nil if none).
+	// Every batch holding records sealed under such a key carries its
+	// binding.
+	Bind(b *pebble.Batch, ids []string) []string
+	// Bound is told of the ids Bind returned once their batch, or a later
+	// one, committed with a sync.
+	Bound(ids []string)
 	// AEAD returns the cipher of id's key, made by Ensure before; for a
 	// destroyed key it fails with shred.ErrDestroyed.
 	AEAD(id string) (cipher.AEAD, error)
@@ -181,31 +192,32 @@ func (l *Log) ensureKeys(reqs []*request, keys *keySet) ([]string, error) {
 
 // sealRecord returns record v (leaf, salt, canonical encoding) sealed under
 // its event's shipment key, as it is if the event has none, or as its
-// commitment only if that key was destroyed.
-func (s *space) sealRecord(v []byte) ([]byte, error) {
+// commitment only if that key was destroyed. The key's binding goes into b,
+// the batch the record is for; bound is what Bind returned.
+func (s *space) sealRecord(b *pebble.Batch, v []byte) (out []byte, bound []string, err error) {
 	canon := v[recordHeader:]
 	e, err := linkd.DecodeCanonical(canon)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	id := s.sealer.KeyID(&e)
 	if id == "" {
-		return v, nil
+		return v, nil, nil
 	}
 	if gone, err := s.sealer.Ensure([]string{id}); err != nil {
-		return nil, err
+		return nil, nil, err
 	} else if len(gone) > 0 {
-		return v[:32:32], nil
+		return v[:32:32], nil, nil
 	}
 	aead, err := s.sealer.AEAD(id)
 	if errors.Is(err, shred.ErrDestroyed) {
-		return v[:32:32], nil
+		return v[:32:32], nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	out := append(append(make([]byte, 0, len(v)+64), v[:32]...), zeroSalt[:]...)
-	return appendSealed(out, id, aead, v[32:], tlog.Hash(v[:32])), nil
+	out = append(append(make([]byte, 0, len(v)+64), v[:32]...), zeroSalt[:]...)
+	return appendSealed(out, id, aead, v[32:], tlog.Hash(v[:32])), s.sealer.Bind(b, []string{id}), nil
 }
 
 // appendSealed appends what follows the zero salt in a sealed record: the

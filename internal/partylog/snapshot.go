@@ -277,6 +277,7 @@ func (l *Log) readSnapshot(r io.Reader) error {
 	}
 	b := l.db.NewBatch()
 	defer func() { b.Close() }()
+	var bound []string // bindings of the keys made here, durable with the last batch
 	for {
 		k, err := readField(sr, 1<<16)
 		if err != nil {
@@ -293,9 +294,11 @@ func (l *Log) readSnapshot(r io.Reader) error {
 			return err
 		}
 		if k[0] == prefixEvent && l.sealer != nil && len(v) > recordHeader && !isSealed(v) {
-			if v, err = l.sealRecord(v); err != nil {
+			var ids []string
+			if v, ids, err = l.sealRecord(b, v); err != nil {
 				return fmt.Errorf("restore event record %x: %w", k, err)
 			}
+			bound = append(bound, ids...)
 		}
 		b.Set(k, v, nil)
 		if b.Len() > 4<<20 {
@@ -317,7 +320,13 @@ func (l *Log) readSnapshot(r io.Reader) error {
 	if _, err := sr.br.ReadByte(); err != io.EOF {
 		return fmt.Errorf("%w: bytes after the checksum", ErrBadSnapshot)
 	}
-	return b.Commit(pebble.Sync)
+	if err := b.Commit(pebble.Sync); err != nil {
+		return err
+	}
+	if l.sealer != nil {
+		l.sealer.Bound(bound)
+	}
+	return nil
 }
 
 // SnapshotApplied reads the applied consensus index from the head of a

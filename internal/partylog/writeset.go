@@ -54,6 +54,7 @@ type writeSet struct {
 	// Sealing (see seal).
 	keys   keySet        // the group's distinct shipment keys
 	aeads  []cipher.AEAD // the cipher of each, nil if destroyed
+	bound  []string      // keys whose bindings write put in the batch (Sealer.Bind)
 	sealed []byte        // the sealed records, one after another
 	pt     []byte        // scratch: one record's plaintext
 }
@@ -262,6 +263,10 @@ func (w *writeSet) write(b *pebble.Batch, l *space, size int64, note, meta []byt
 		r := &w.records[s.rec]
 		xk = appendPosition(append(xk[:0], w.prefix(s.pair)...), r.t, l.num, r.index)
 		set(xk, 0)
+	}
+	w.bound = nil
+	if l.sealer != nil && len(w.keys.list) > 0 {
+		w.bound = l.sealer.Bind(b, w.keys.list)
 	}
 }
 

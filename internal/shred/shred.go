@@ -13,10 +13,14 @@
 //     so a key deleted from Pebble could be read back from the data
 //     directory. Destroy overwrites the key's slot with zeros in place and
 //     syncs the file.
-//   - A key is durable before Seal, Derive or Ensure return anything made
-//     with it. Ensure makes the keys of many ids with one write and one fsync,
-//     so the party log can seal a group commit's events at the cost of one
-//     extra fsync when the group opens new shipments.
+//   - A key is durable before Seal or Derive return anything made with it.
+//   - Ensure makes keys at no I/O cost of its own, for the party log's group
+//     commits: it binds each new id to a slot of a pool of keys already made
+//     and synced, and the binding becomes durable in the caller's own Pebble
+//     batch (Bind), the one that holds what was sealed under the key. A
+//     binding that never reached a committed batch leaves its slot free for
+//     reuse after a restart, which is safe: nothing durable was sealed under
+//     it. The pool is refilled in the background, many slots per fsync.
 //   - Destroy is final and durable: the id is recorded as destroyed in the
 //     node's Pebble database (keys 'K' id) before its slot is wiped, and from
 //     the moment Destroy returns Seal, Open, Derive and Ensure for the id
@@ -26,8 +30,10 @@
 // Key files are "keys-NNNNNN" in the key directory, each a sequence of
 // 72-byte slots: the SHA-256 of the id, the key, and the first 8 bytes of
 // the SHA-256 of those 64 bytes. A slot whose check does not match (an append
-// a crash cut short, or a wiped slot) holds no key. Keys of the earlier
-// layout, one file per id, are moved into a key file when the keys open.
+// a crash cut short, or a wiped slot) holds no key. A pooled slot has 32
+// bytes 0xFF in place of the id's hash; Pebble binds it to an id ('k' id
+// hash → key file and slot number). Keys of the earlier layout, one file per
+// id, are moved into a key file when the keys open.
 //
 // Keys never leave the node: each node of a lane has its own key for a
 // shipment, and erasure reaches every node by an event (see internal/docs).
@@ -41,6 +47,7 @@ import (
 	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -62,9 +69,26 @@ const KeySize = 32
 // MaxIDLen bounds a key id.
 const MaxIDLen = 256
 
-// prefixDestroyed is the Pebble key space of destroyed ids: 'K' id → the
-// time of destruction (RFC 3339).
-const prefixDestroyed = 'K'
+// Pebble key spaces: destroyed ids ('K' id → the time of destruction, RFC
+// 3339) and bindings of ids to pooled slots ('k' SHA-256 of the id → the
+// key file's number and the slot's, 4 bytes each, big-endian).
+const (
+	prefixDestroyed = 'K'
+	prefixBinding   = 'k'
+)
+
+// The pool: refilled by poolFill slots at once when it falls below poolLow.
+const (
+	poolFill = 1024
+	poolLow  = 256
+)
+
+// poolMark stands in a pooled slot where a slot of its own has its id's
+// hash.
+var poolMark = [32]byte{
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+}
 
 // Slots of a key file.
 const (
@@ -95,6 +119,13 @@ type Keys struct {
 	keys      map[[32]byte]slot        // guarded by mu: id hash → its key and where it is
 	destroyed map[string]bool          // guarded by mu
 	aeads     map[[32]byte]cipher.AEAD // guarded by mu: ciphers of keys in use
+	free      []slot                   // guarded by mu: pooled slots, synced, bound to no id
+	unbound   map[string]slot          // guarded by mu: ids bound to pooled slots whose binding may not be durable
+
+	fill chan struct{} // wakes the pool's filler
+	stop chan struct{} // closed by Close, once
+	once sync.Once
+	done chan struct{} // closed when the filler has stopped
 }
 
 type slot struct {
@@ -117,8 +148,15 @@ func Open(db *pebble.DB, dir string, logger *slog.Logger) (*Keys, error) {
 		return nil, fmt.Errorf("open keys: %w", err)
 	}
 	k := &Keys{db: db, dir: dir, logger: logger,
-		keys: map[[32]byte]slot{}, destroyed: map[string]bool{}, aeads: map[[32]byte]cipher.AEAD{}}
-	if err := k.load(); err != nil {
+		keys: map[[32]byte]slot{}, destroyed: map[string]bool{}, aeads: map[[32]byte]cipher.AEAD{}, unbound: map[string]slot{},
+		fill: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	close(k.done) // no filler yet: Close may be called on the error paths below
+	pooled, err := k.load()
+	if err != nil {
+		return nil, fmt.Errorf("open keys in %s: %w", dir, err)
+	}
+	if err := k.loadBindings(pooled); err != nil {
+		k.Close()
 		return nil, fmt.Errorf("open keys in %s: %w", dir, err)
 	}
 	if err := k.migrate(); err != nil {
@@ -143,11 +181,16 @@ func Open(db *pebble.DB, dir string, logger *slog.Logger) (*Keys, error) {
 		k.Close()
 		return nil, fmt.Errorf("open keys: %w", err)
 	}
+	k.done = make(chan struct{})
+	go k.filler()
+	k.fill <- struct{}{}
 	return k, nil
 }
 
-// Close closes the key file being appended to.
+// Close stops the pool's filler and closes the key file being appended to.
 func (k *Keys) Close() error {
+	k.once.Do(func() { close(k.stop) })
+	<-k.done
 	k.wmu.Lock()
 	defer k.wmu.Unlock()
 	if k.tail == nil {
@@ -159,11 +202,12 @@ func (k *Keys) Close() error {
 }
 
 // load reads every key file, and opens the newest for appending, cut back
-// to its last whole slot.
-func (k *Keys) load() error {
+// to its last whole slot. It returns the pooled slots, by where they are.
+func (k *Keys) load() (map[slotRef]slot, error) {
+	pooled := map[slotRef]slot{}
 	names, err := filepath.Glob(filepath.Join(k.dir, filePrefix+"*"))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	slices.Sort(names)
 	for _, name := range names {
@@ -173,7 +217,7 @@ func (k *Keys) load() error {
 		}
 		b, err := os.ReadFile(name)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for off := 0; off+slotSize <= len(b); off += slotSize {
 			s := b[off : off+slotSize]
@@ -184,23 +228,68 @@ func (k *Keys) load() error {
 			copy(h[:], s)
 			sl := slot{file: seq, off: int64(off)}
 			copy(sl.key[:], s[32:])
-			k.keys[h] = sl
+			if h == poolMark {
+				pooled[slotRef{seq, int64(off)}] = sl
+			} else {
+				k.keys[h] = sl
+			}
 		}
 		k.seq, k.n = seq, len(b)/slotSize
 	}
 	if k.seq == 0 {
-		return nil
+		return pooled, nil
 	}
 	f, err := os.OpenFile(filepath.Join(k.dir, fileName(k.seq)), os.O_RDWR, 0o600)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := f.Truncate(int64(k.n) * slotSize); err != nil {
 		f.Close()
-		return err
+		return nil, err
 	}
 	k.tail = f
+	return pooled, nil
+}
+
+// slotRef is where a slot is: its key file's number and its offset there.
+type slotRef struct {
+	file int
+	off  int64
+}
+
+// loadBindings binds the pooled slots Pebble binds to ids, and pools the
+// rest. A binding whose slot holds no key (wiped by Destroy) binds nothing.
+func (k *Keys) loadBindings(pooled map[slotRef]slot) error {
+	it, err := k.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixBinding}, UpperBound: []byte{prefixBinding + 1}})
+	if err != nil {
+		return err
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		key, v := it.Key(), it.Value()
+		if len(key) != 33 || len(v) != 8 {
+			it.Close()
+			return fmt.Errorf("corrupt key binding %x → %x", key, v)
+		}
+		ref := slotRef{int(binary.BigEndian.Uint32(v)), int64(binary.BigEndian.Uint32(v[4:])) * slotSize}
+		if s, ok := pooled[ref]; ok {
+			k.keys[[32]byte(key[1:])] = s
+			delete(pooled, ref)
+		}
+	}
+	if err := it.Close(); err != nil {
+		return err
+	}
+	for _, s := range pooled {
+		k.free = append(k.free, s)
+	}
 	return nil
+}
+
+func bindingKey(h [32]byte) []byte { return append([]byte{prefixBinding}, h[:]...) }
+
+func bindingValue(s slot) []byte {
+	v := binary.BigEndian.AppendUint32(nil, uint32(s.file))
+	return binary.BigEndian.AppendUint32(v, uint32(s.off/slotSize))
 }
 
 // migrate moves keys of the earlier layout (a file per id, named by the
@@ -294,12 +383,14 @@ func (k *Keys) Derive(id, info string, create bool) ([]byte, error) {
 	return sub, nil
 }
 
-// Ensure makes a durable key for each of ids that has none, with one write
-// and one fsync for all of them, and returns the ids whose keys were
-// destroyed (nothing can be sealed under those). An error means no key was
-// made.
+// Ensure makes a key for each of ids that has none, and returns the ids
+// whose keys were destroyed (nothing can be sealed under those). A key it
+// makes is a pooled slot bound to the id in memory: it becomes durable when
+// a Pebble batch that Bind wrote into commits with a sync, or when Seal or
+// Derive first use it. Ensure does no I/O unless the pool ran dry. An error
+// means the key store failed.
 func (k *Keys) Ensure(ids []string) (destroyed []string, err error) {
-	var missing []string
+	missing := false
 	k.mu.RLock()
 	for _, id := range ids {
 		switch {
@@ -308,19 +399,132 @@ func (k *Keys) Ensure(ids []string) (destroyed []string, err error) {
 				destroyed = append(destroyed, id)
 			}
 		case !k.has(id):
-			missing = append(missing, id)
+			missing = true
 		}
 	}
 	k.mu.RUnlock()
-	if len(missing) == 0 {
-		return destroyed, nil
-	}
-	for _, id := range missing {
-		if err := checkID(id); err != nil {
+	for missing {
+		if missing, err = k.claim(ids); err != nil {
 			return nil, err
 		}
+		if missing {
+			if err := k.refill(1); err != nil {
+				return nil, fmt.Errorf("shred: make keys: %w", err)
+			}
+		}
 	}
-	return destroyed, k.make(missing)
+	return destroyed, nil
+}
+
+// claim binds each of ids that has no key and was not destroyed to a pooled
+// slot; short says the pool ran dry first.
+func (k *Keys) claim(ids []string) (short bool, err error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	defer func() {
+		if len(k.free) < poolLow {
+			select {
+			case k.fill <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	for _, id := range ids {
+		h := sha256.Sum256([]byte(id))
+		if _, ok := k.keys[h]; ok || k.destroyed[id] {
+			continue
+		}
+		if err := checkID(id); err != nil {
+			return false, err
+		}
+		if len(k.free) == 0 {
+			return true, nil
+		}
+		s := k.free[len(k.free)-1]
+		k.free = k.free[:len(k.free)-1]
+		k.keys[h], k.unbound[id] = s, s
+	}
+	return false, nil
+}
+
+// Bind writes into b, a batch of the Pebble database the keys were opened
+// with, the bindings of those of ids whose keys Ensure made and whose
+// bindings may not be durable yet, and returns those ids (nil if none). A
+// batch holding data sealed under a key Ensure made must carry its binding.
+// Once b has committed with a sync, the caller passes the ids to Bound.
+func (k *Keys) Bind(b *pebble.Batch, ids []string) []string {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	if len(k.unbound) == 0 {
+		return nil
+	}
+	var bound []string
+	for _, id := range ids {
+		if s, ok := k.unbound[id]; ok {
+			b.Set(bindingKey(sha256.Sum256([]byte(id))), bindingValue(s), nil)
+			bound = append(bound, id)
+		}
+	}
+	return bound
+}
+
+// Bound records that the bindings Bind wrote for ids are durable.
+func (k *Keys) Bound(ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	k.mu.Lock()
+	for _, id := range ids {
+		delete(k.unbound, id)
+	}
+	k.mu.Unlock()
+}
+
+// bindNow makes id's binding durable by itself, for a key about to seal
+// data that no batch of Bind's caller carries (documents).
+func (k *Keys) bindNow(id string, s slot) error {
+	if err := k.db.Set(bindingKey(sha256.Sum256([]byte(id))), bindingValue(s), pebble.Sync); err != nil {
+		return fmt.Errorf("shred: bind a key: %w", err)
+	}
+	k.Bound([]string{id})
+	return nil
+}
+
+// filler keeps the pool at least poolLow slots deep, until Close.
+func (k *Keys) filler() {
+	defer close(k.done)
+	for {
+		select {
+		case <-k.stop:
+			return
+		case <-k.fill:
+		}
+		if err := k.refill(poolLow); err != nil {
+			k.logger.Error("filling the pool of data keys failed; new shipments make their keys as they come", "err", err)
+		}
+	}
+}
+
+// refill adds poolFill synced slots to the pool unless it holds at least
+// want already.
+func (k *Keys) refill(want int) error {
+	k.wmu.Lock()
+	defer k.wmu.Unlock()
+	k.mu.RLock()
+	n := len(k.free)
+	k.mu.RUnlock()
+	if n >= want {
+		return nil
+	}
+	hs := make([][32]byte, poolFill)
+	keys := make([][KeySize]byte, poolFill)
+	for i := range hs {
+		hs[i] = poolMark
+		if _, err := io.ReadFull(rand.Reader, keys[i][:]); err != nil {
+			return err
+		}
+	}
+	return k.append(hs, keys)
 }
 
 func (k *Keys) has(id string) bool {
@@ -337,7 +541,18 @@ func (k *Keys) Destroy(id string) error {
 		return err
 	}
 	at := time.Now().UTC().Format(time.RFC3339Nano)
-	if err := k.db.Set(destroyedKey(id), []byte(at), pebble.Sync); err != nil {
+	b := k.db.NewBatch()
+	defer b.Close()
+	b.Set(destroyedKey(id), []byte(at), nil)
+	// A binding that may not be durable yet goes with the record: if a crash
+	// comes before the wipe, Open finds the slot by it and wipes it, rather
+	// than pooling the key for another id.
+	k.mu.RLock()
+	if s, ok := k.unbound[id]; ok {
+		b.Set(bindingKey(sha256.Sum256([]byte(id))), bindingValue(s), nil)
+	}
+	k.mu.RUnlock()
+	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("shred: record %q as destroyed: %w", id, err)
 	}
 	k.mu.Lock()
@@ -381,10 +596,16 @@ func (k *Keys) aead(id string, create bool) (cipher.AEAD, error) {
 	k.mu.RLock()
 	a, ok := k.aeads[h]
 	gone := k.destroyed[id]
+	s, unbound := k.unbound[id]
 	k.mu.RUnlock()
 	switch {
 	case gone:
 		return nil, ErrDestroyed
+	case ok && create && unbound:
+		if err := k.bindNow(id, s); err != nil {
+			return nil, err
+		}
+		return a, nil
 	case ok:
 		return a, nil
 	}
@@ -417,10 +638,16 @@ func (k *Keys) key(id string, create bool) ([KeySize]byte, error) {
 		k.mu.RLock()
 		s, ok := k.keys[h]
 		gone := k.destroyed[id]
+		_, unbound := k.unbound[id]
 		k.mu.RUnlock()
 		switch {
 		case gone:
 			return [KeySize]byte{}, ErrDestroyed
+		case ok && create && unbound:
+			if err := k.bindNow(id, s); err != nil {
+				return [KeySize]byte{}, err
+			}
+			return s.key, nil
 		case ok:
 			return s.key, nil
 		case !create:
@@ -461,7 +688,8 @@ func (k *Keys) make(ids []string) error {
 }
 
 // append writes slots for hs and keys to the key files, syncs them, and
-// only then makes the keys usable. The caller holds wmu.
+// only then makes the keys usable, or pools them where hs holds poolMark.
+// The caller holds wmu.
 func (k *Keys) append(hs [][32]byte, keys [][KeySize]byte) error {
 	for len(hs) > 0 {
 		if k.tail == nil || k.n >= slotsPerFile {
@@ -485,7 +713,12 @@ func (k *Keys) append(hs [][32]byte, keys [][KeySize]byte) error {
 		}
 		k.mu.Lock()
 		for i := range n {
-			k.keys[hs[i]] = slot{key: keys[i], file: k.seq, off: at + int64(i)*slotSize}
+			s := slot{key: keys[i], file: k.seq, off: at + int64(i)*slotSize}
+			if hs[i] == poolMark {
+				k.free = append(k.free, s)
+			} else {
+				k.keys[hs[i]] = s
+			}
 		}
 		k.mu.Unlock()
 		k.n += n
@@ -520,6 +753,7 @@ func (k *Keys) wipe(id string) error {
 	k.mu.Lock()
 	s, ok := k.keys[h]
 	delete(k.keys, h)
+	delete(k.unbound, id)
 	k.mu.Unlock()
 	if !ok {
 		return nil

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/cockroachdb/pebble/v2"
+
 	"github.com/linkd-dev/linkd/internal/shred"
 	"github.com/linkd-dev/linkd/internal/store"
 )
@@ -223,4 +225,126 @@ func TestEnsureMakesManyKeysDurably(t *testing.T) {
 	if st, _ := os.Stat(names[0]); st.Size()%72 != 0 {
 		t.Errorf("key file of %d bytes after an append over a torn slot: not whole slots", st.Size())
 	}
+}
+
+// TestPooledKeysAreDurableWithTheirBatch: a key Ensure makes outlives a
+// restart when a synced batch carried its binding, and only then; Seal
+// makes the binding durable by itself; a pooled key destroyed before any
+// batch carried its binding is wiped even if a crash undoes the wipe.
+func TestPooledKeysAreDurableWithTheirBatch(t *testing.T) {
+	dir := t.TempDir()
+	db, err := store.Open(filepath.Join(dir, "store"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { db.Close() }()
+	k, err := shred.Open(db, filepath.Join(dir, "keys"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gone, err := k.Ensure([]string{"b:BOUND", "b:LOOSE", "b:SEALED", "b:GONE"}); err != nil || len(gone) != 0 {
+		t.Fatalf("Ensure: %v, %v", gone, err)
+	}
+	material := map[string][]byte{}
+	for _, id := range []string{"b:BOUND", "b:LOOSE", "b:SEALED", "b:GONE"} {
+		m, ok := k.KeyMaterial(id)
+		if !ok {
+			t.Fatalf("no key for %s after Ensure", id)
+		}
+		material[id] = m
+	}
+	b := db.NewBatch()
+	if got := k.Bind(b, []string{"b:BOUND", "b:OTHER"}); len(got) != 1 || got[0] != "b:BOUND" {
+		t.Fatalf("Bind wrote %v, want [b:BOUND]", got)
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	k.Bound([]string{"b:BOUND"})
+	if got := k.Bind(db.NewBatch(), []string{"b:BOUND"}); got != nil {
+		t.Errorf("Bind wrote %v again after Bound", got)
+	}
+	sealed, err := k.Seal("b:SEALED", []byte("document"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Destroy("b:GONE"); err != nil {
+		t.Fatal(err)
+	}
+	if bytesIn(t, k.Dir(), material["b:GONE"]) {
+		t.Fatal("the destroyed pooled key is still in the key directory")
+	}
+	// A crash between recording the destruction and wiping the slot: the
+	// slot is put back where it was.
+	putBackSlot(t, k.Dir(), material["b:GONE"])
+
+	k.Close()
+	db.Close()
+	if db, err = store.Open(filepath.Join(dir, "store"), store.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if k, err = shred.Open(db, filepath.Join(dir, "keys"), nil); err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	if m, ok := k.KeyMaterial("b:BOUND"); !ok || !bytes.Equal(m, material["b:BOUND"]) {
+		t.Error("the key whose binding a synced batch carried is not the same after a reopen")
+	}
+	if pt, err := k.Open("b:SEALED", sealed, nil); err != nil || string(pt) != "document" {
+		t.Errorf("what Seal sealed under a pooled key after a reopen: %q, %v", pt, err)
+	}
+	if _, ok := k.KeyMaterial("b:LOOSE"); ok {
+		t.Error("a key no batch bound survived a reopen bound to its id")
+	}
+	if bytesIn(t, k.Dir(), material["b:GONE"]) {
+		t.Error("the destroyed key's slot, put back by a crash, was not wiped on reopen (it would be pooled for another id)")
+	}
+	// The pool refills: many new ids get keys, all different.
+	ids := make([]string, 3000)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("b:NEW%05d", i)
+	}
+	if _, err := k.Ensure(ids); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, id := range append(ids, "b:BOUND") {
+		m, ok := k.KeyMaterial(id)
+		if !ok || seen[string(m)] {
+			t.Fatalf("%s: key %v, shared with another id %v", id, ok, seen[string(m)])
+		}
+		seen[string(m)] = true
+	}
+}
+
+// putBackSlot writes a pooled slot holding key back over the wiped slot
+// that held it: the state a crash between Destroy's record and its wipe
+// leaves.
+func putBackSlot(t *testing.T, dir string, key []byte) {
+	t.Helper()
+	slot := append(bytes.Repeat([]byte{0xff}, 32), key...)
+	sum := sha256.Sum256(slot)
+	slot = append(slot, sum[:8]...)
+	names, _ := filepath.Glob(filepath.Join(dir, "keys-*"))
+	for _, name := range names {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for off := 0; off+72 <= len(b); off += 72 {
+			if bytes.Equal(b[off:off+72], make([]byte, 72)) {
+				f, err := os.OpenFile(name, os.O_WRONLY, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				if _, err := f.WriteAt(slot, int64(off)); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+		}
+	}
+	t.Fatal("no wiped slot to put the key back into")
 }
