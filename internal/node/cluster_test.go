@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"io/fs"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/linkd-dev/linkd"
 	"github.com/linkd-dev/linkd/client"
+	"github.com/linkd-dev/linkd/internal/docs"
 	"github.com/linkd-dev/linkd/internal/node"
 	"github.com/linkd-dev/linkd/internal/scenario"
 )
@@ -279,4 +281,127 @@ func TestClusterLinksAcrossLeaderChange(t *testing.T) {
 	if len(alerts.Alerts) != 0 {
 		t.Fatalf("the partner raised alerts: %+v", alerts.Alerts)
 	}
+}
+
+// Erasing a shipment reaches every member's Raft files, which hold appended
+// events in the clear (the store seals them): after the erasure no file
+// under any member's directory (Raft log segments, snapshots, store, keys)
+// holds the erased payload, and the cluster goes on: it takes and serves
+// new events, and a member restarts.
+func TestClusterErasureReachesRaftFiles(t *testing.T) {
+	res, ms := newCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	if _, err := ms[0].c.AppendEvents(ctx, []linkd.Event{booking("BKG-CL-ERASE", party, hamburg)}); err != nil {
+		t.Fatal(err)
+	}
+	held := booking("BKG-CL-ERASE")
+	held.ShipmentEventTypeCode, held.DocumentTypeCode, held.Reason = "HOLD", "BKG", canary(t)
+	r, err := ms[1].c.AppendEvents(ctx, []linkd.Event{held})
+	if err != nil {
+		t.Fatal(err)
+	}
+	heldID := r.Acks[0].EventID
+	for _, m := range ms {
+		eventually(t, m.cfg.Cluster.Member+" holds the event", func() bool {
+			_, err := m.c.Event(ctx, heldID)
+			return err == nil
+		})
+	}
+	// Before the erasure the payload is in every member's Raft log: the
+	// scan can see it.
+	for _, m := range ms {
+		found := scanDir(t, m.cfg.Dir(), []byte(held.Reason))
+		inWAL := func(p string) bool { return filepath.Base(filepath.Dir(p)) == "wal" }
+		if !slices.ContainsFunc(found, inWAL) {
+			t.Fatalf("before the erasure, %s's raft log does not hold the payload (found in %v): the scan would prove nothing", m.cfg.Cluster.Member, found)
+		}
+	}
+
+	if _, err := ms[2].c.Erase(ctx, docs.Shipment{CarrierBookingReference: "BKG-CL-ERASE"}, "data subject request"); err != nil {
+		t.Fatalf("erase: %v", err)
+	}
+	for _, m := range ms {
+		eventually(t, m.cfg.Cluster.Member+" has erased the event and compacted its raft files", func() bool {
+			if _, err := m.c.Event(ctx, heldID); linkd.ErrorCode(err) != linkd.ENotFound {
+				return false
+			}
+			done, pending := m.r.n.Cluster().ForgetState()
+			return done > 0 && !pending
+		})
+	}
+	for _, m := range ms {
+		for _, p := range scanDir(t, m.cfg.Dir(), []byte(held.Reason)) {
+			t.Errorf("after the erasure, %s's %s holds the erased payload", m.cfg.Cluster.Member, p)
+		}
+	}
+
+	// The cluster goes on: an event of another shipment, read on a follower.
+	st, err := ms[0].c.ClusterStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var follower *clusterMember
+	for _, m := range ms {
+		if m.cfg.Cluster.Member != st.Leader {
+			follower = m
+		}
+	}
+	after := func(ref string) {
+		t.Helper()
+		r, err := ms[0].c.AppendEvents(ctx, []linkd.Event{booking(ref, party, hamburg)})
+		if err != nil {
+			t.Fatalf("append after the erasure: %v", err)
+		}
+		eventually(t, follower.cfg.Cluster.Member+" serves "+ref, func() bool {
+			_, err := follower.c.Event(ctx, r.Acks[0].EventID)
+			return err == nil
+		})
+	}
+	after("BKG-CL-AFTER")
+
+	// A follower restarts from its compacted files and keeps up.
+	follower.r.stop(t)
+	follower.cfg.Cluster.JoinURL, follower.cfg.Cluster.JoinToken = "", ""
+	follower.start(t, res.AdminToken)
+	if err := follower.r.n.Cluster().WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after("BKG-CL-RESTART")
+	if _, err := follower.c.Event(ctx, heldID); linkd.ErrorCode(err) != linkd.ENotFound {
+		t.Errorf("the restarted member reads the erased event: %v, want not found", err)
+	}
+	for _, p := range scanDir(t, follower.cfg.Dir(), []byte(held.Reason)) {
+		t.Errorf("after the restart, %s's %s holds the erased payload", follower.cfg.Cluster.Member, p)
+	}
+}
+
+// scanDir returns the files under dir whose name or bytes hold needle.
+func scanDir(t *testing.T, dir string, needle []byte) []string {
+	t.Helper()
+	var found []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if bytes.Contains([]byte(d.Name()), needle) {
+			found = append(found, p)
+		}
+		if d.IsDir() {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(b, needle) {
+			found = append(found, p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("scan %s: %v", dir, err)
+	}
+	return found
 }

@@ -20,6 +20,11 @@ func (n *Node) openSubscriptions(cfg Config, party linkd.Party, logger *slog.Log
 		// (which makes the documents service call Forget) drops them.
 		n.feed.OnForget(n.links.Forget)
 	}
+	if n.cluster != nil {
+		// A member's Raft log and snapshots hold appended events in the
+		// clear until compacted; an erasure compacts them.
+		n.feed.OnForget(n.cluster.Forget)
+	}
 	var err error
 	n.subs, err = subscribe.New(subscribe.Config{
 		DB: n.db, Feed: n.feed, Self: party, Logger: logger,

@@ -38,6 +38,12 @@
 //	snapshots/     Raft's snapshots of the log (see partylog.Snapshot)
 //	cluster.json   the cluster this member belongs to and its member id
 //	join-token     the first join token, written by the member that bootstrapped
+//	forget-pending present while a Forget (an erasure) is not yet done here
+//
+// Raft's log and snapshots hold events in the clear, unlike the store,
+// which seals them under per-shipment keys; Forget, called once an erasure
+// destroyed a key here, compacts both so that no live file holds what was
+// erased (see forget.go).
 //
 // Snapshots copy the whole own log, so they are taken rarely (see
 // SnapshotThreshold); the state machine's store is durable on its own, and
@@ -67,6 +73,8 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/hashicorp/raft"
 	raftwal "github.com/hashicorp/raft-wal"
+	walfs "github.com/hashicorp/raft-wal/fs"
+	"github.com/hashicorp/raft-wal/segment"
 
 	"github.com/linkd-dev/linkd"
 	"github.com/linkd-dev/linkd/internal/partylog"
@@ -179,6 +187,7 @@ type Member struct {
 	log    *partylog.Log
 	raft   *raft.Raft
 	wal    *raftwal.WAL
+	filer  *sealingFiler // the wal's segment files (see Forget)
 	snaps  *raft.FileSnapshotStore
 	trans  *transport
 	net    *raft.NetworkTransport
@@ -195,6 +204,17 @@ type Member struct {
 	barrierRunning bool         // guarded by barrierMu
 
 	adminMu sync.Mutex // one membership change at a time, on the leader
+
+	// reloadMu is held while the Raft configuration is changed for a while
+	// and put back (snapshotNow, watchContact), so that one never puts back
+	// what the other changed.
+	reloadMu sync.Mutex
+
+	forgetCh      chan struct{} // a Forget to carry out
+	forgetMu      sync.Mutex
+	forgetGen     int // guarded by forgetMu: Forget requests made
+	forgetDoneGen int // guarded by forgetMu: requests carried out
+	forgetDone    int // guarded by forgetMu: runs completed
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -235,7 +255,7 @@ func Open(db *pebble.DB, logCfg partylog.Config, cfg Config) (m *Member, err err
 		return nil, linkd.Errorf(linkd.EConflict, "the cluster state in %s is member %s's; this member is configured as %s (a member id never changes: restore the id, or remove the directory and join again)", cfg.Dir, ident.Member, cfg.MemberID)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	m = &Member{cfg: cfg, logger: cfg.Logger.With("member", cfg.MemberID), leaderCh: make(chan struct{}), ctx: ctx, cancel: cancel}
+	m = &Member{cfg: cfg, logger: cfg.Logger.With("member", cfg.MemberID), leaderCh: make(chan struct{}), forgetCh: make(chan struct{}, 1), ctx: ctx, cancel: cancel}
 	empty := ""
 	m.cluster.Store(&empty)
 	defer func(opened *Member) { // not m: every failure below returns nil for it
@@ -243,7 +263,8 @@ func Open(db *pebble.DB, logCfg partylog.Config, cfg Config) (m *Member, err err
 			opened.Close()
 		}
 	}(m)
-	if m.log, err = partylog.OpenReplicated(db, logCfg, partylog.ReplicationConfig{Proposer: m, ProposeTimeout: cfg.ProposeTimeout, MaxInFlight: 16}); err != nil {
+	if m.log, err = partylog.OpenReplicated(db, logCfg, partylog.ReplicationConfig{Proposer: m, ProposeTimeout: cfg.ProposeTimeout, MaxInFlight: 16,
+		OnErased: m.Forget}); err != nil {
 		return nil, err
 	}
 	rec, err := m.record()
@@ -263,7 +284,9 @@ func Open(db *pebble.DB, logCfg partylog.Config, cfg Config) (m *Member, err err
 	if cfg.segmentSize > 0 {
 		segmentSize = cfg.segmentSize
 	}
-	if m.wal, err = raftwal.Open(filepath.Join(cfg.Dir, "wal"), raftwal.WithLogger(hc.Named("wal")), raftwal.WithSegmentSize(segmentSize)); err != nil {
+	m.filer = newSealingFiler(segment.NewFiler(filepath.Join(cfg.Dir, "wal"), walfs.New()))
+	if m.wal, err = raftwal.Open(filepath.Join(cfg.Dir, "wal"), raftwal.WithLogger(hc.Named("wal")), raftwal.WithSegmentSize(segmentSize),
+		raftwal.WithSegmentFiler(m.filer)); err != nil {
 		return nil, fmt.Errorf("open raft log: %w", err)
 	}
 	if m.snaps, err = raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hc.Named("snapshots")); err != nil {
@@ -332,10 +355,18 @@ func Open(db *pebble.DB, logCfg partylog.Config, cfg Config) (m *Member, err err
 		return ok
 	})
 	m.raft.RegisterObserver(m.obs)
-	m.wg.Add(3)
+	m.wg.Add(4)
 	go m.watchLeader(obsCh)
 	go m.watchLeadership()
 	go m.watchContact()
+	go m.watchForget()
+	if _, err := os.Stat(filepath.Join(cfg.Dir, forgetPendingFile)); err == nil {
+		m.logger.Info("the raft files have not yet forgotten erased data; doing it now")
+		m.forgetMu.Lock()
+		m.forgetGen++
+		m.forgetMu.Unlock()
+		m.forgetCh <- struct{}{}
+	}
 	if !hasState && cfg.Bootstrap {
 		f := m.raft.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{Suffrage: raft.Voter, ID: raft.ServerID(cfg.MemberID), Address: raft.ServerAddress(m.trans.advertise)}}})
 		if err := f.Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
@@ -461,12 +492,16 @@ func (m *Member) watchContact() {
 		if last.IsZero() || time.Since(last) < wait || time.Since(poked) < hb {
 			continue
 		}
+		if !m.reloadMu.TryLock() {
+			continue // a snapshot is changing the configuration; Raft's own check stands
+		}
 		rc := m.raft.ReloadableConfig()
 		shorter := rc
 		shorter.HeartbeatTimeout -= time.Nanosecond
 		if err := m.raft.ReloadConfig(shorter); err == nil {
 			m.raft.ReloadConfig(rc)
 		}
+		m.reloadMu.Unlock()
 		m.logger.Debug("no word from the leader; standing for election", "silent_for", time.Since(last).Round(time.Millisecond))
 		poked, wait = time.Now(), threshold()
 	}
@@ -556,27 +591,11 @@ func (m *Member) lead() bool {
 		// The cluster starts from a log that was a single node's: members
 		// that join need it as a snapshot, not as Raft entries (it has
 		// none), so the Raft log is compacted at once.
-		if err := m.compactNow(); err != nil {
+		if _, err := m.snapshotNow(); err != nil {
 			m.logger.Warn("compacting the raft log after bootstrapping from an existing log failed; members that join may need it later", "err", err)
 		}
 	}
 	return true
-}
-
-// compactNow takes a snapshot and keeps no trailing entries, so that every
-// member that joins later starts from the snapshot.
-func (m *Member) compactNow() error {
-	rc := m.raft.ReloadableConfig()
-	keep := rc.TrailingLogs
-	rc.TrailingLogs = 0
-	if err := m.raft.ReloadConfig(rc); err != nil {
-		return err
-	}
-	defer func() {
-		rc.TrailingLogs = keep
-		m.raft.ReloadConfig(rc)
-	}()
-	return m.raft.Snapshot().Error()
 }
 
 // record returns the cluster's replicated record (zero before it has one).
