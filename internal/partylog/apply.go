@@ -82,6 +82,12 @@ type ReplicationConfig struct {
 	// the consensus log; the background sync bounds how far back that goes.
 	// Zero means 100ms; negative, never.
 	SyncInterval time.Duration
+	// OnErased, if not nil, is called after an apply that kept events as
+	// commitments only because their shipment's key was destroyed here: an
+	// append that raced an erasure this member learnt of first. The
+	// consensus log still holds those events in the clear (see
+	// raftlog.Member.Forget).
+	OnErased func()
 }
 
 // replication is the state of a replicated log.
@@ -95,6 +101,8 @@ type replication struct {
 
 	// Owned by the applier: ApplyCommitted, Restore (never concurrent).
 	lastHLC linkd.HLC
+
+	onErased func() // ReplicationConfig.OnErased
 
 	applied atomic.Uint64 // the consensus index of the last entry applied
 
@@ -171,7 +179,7 @@ func OpenReplicated(db *pebble.DB, cfg Config, rc ReplicationConfig) (*Log, erro
 	ctx, cancel := context.WithCancel(context.Background())
 	rp := &replication{
 		proposer: rc.Proposer, inflight: make(chan struct{}, rc.MaxInFlight), maxBytes: rc.MaxBatchBytes,
-		timeout: rc.ProposeTimeout, ctx: ctx, cancel: cancel, wake: make(chan struct{}),
+		timeout: rc.ProposeTimeout, ctx: ctx, cancel: cancel, wake: make(chan struct{}), onErased: rc.OnErased,
 	}
 	// Right after open the clock's last stamp is the log's (its floor).
 	if err := l.loadReplicated(rp, l.clock.Last()); err != nil {
@@ -567,8 +575,9 @@ func (l *Log) ApplyCommitted(entries []Committed) []any {
 		}
 	}
 	var note []byte
+	var erased []int64
 	if fail == nil && len(notes) > 0 {
-		_, fail = w.seal(l.sealer, false)
+		erased, fail = w.seal(l.sealer, false)
 	}
 	if fail == nil && changed {
 		size := w.size + 3*(opOverhead+16) + len(record)
@@ -604,8 +613,13 @@ func (l *Log) ApplyCommitted(entries []Committed) []any {
 		}
 		if err := b.Commit(wo); err != nil {
 			fail = fmt.Errorf("apply batch: %w", err)
-		} else if len(bound) > 0 {
-			l.sealer.Bound(bound)
+		} else {
+			if len(bound) > 0 {
+				l.sealer.Bound(bound)
+			}
+			if len(erased) > 0 && rp.onErased != nil {
+				rp.onErased()
+			}
 		}
 		b.Close()
 	}

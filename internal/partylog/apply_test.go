@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,8 +31,9 @@ type fakeMember struct {
 	db     *pebble.DB
 	log    *Log
 	now    func() time.Time
-	sealed bool        // records sealed under keys of the member's own
-	keys   *shred.Keys // when sealed
+	sealed bool         // records sealed under keys of the member's own
+	keys   *shred.Keys  // when sealed
+	erased atomic.Int32 // calls of ReplicationConfig.OnErased
 }
 
 func (g *fakeGroup) Propose(ctx context.Context, batch []byte) ([]Outcome, error) {
@@ -103,7 +105,7 @@ func (g *fakeGroup) open(t *testing.T, m *fakeMember) {
 		}
 		cfg.Sealer = bookingSealer{m.keys}
 	}
-	l, err := OpenReplicated(db, cfg, ReplicationConfig{Proposer: g})
+	l, err := OpenReplicated(db, cfg, ReplicationConfig{Proposer: g, OnErased: func() { m.erased.Add(1) }})
 	if err != nil {
 		db.Close()
 		t.Fatal(err)

@@ -304,6 +304,11 @@ func TestSealedClusterMembersAgree(t *testing.T) {
 	if _, err := g.members[1].log.Get(ctx, 11); !IsErased(err) {
 		t.Errorf("an entry of the shipment erased on member 2: %v, want erased", err)
 	}
+	// Member 2's consensus log holds what it just kept as commitments: it
+	// is told, so that it compacts that log.
+	if n0, n1 := g.members[0].erased.Load(), g.members[1].erased.Load(); n0 != 0 || n1 == 0 {
+		t.Errorf("OnErased called %d times on member 1 and %d on member 2; want none and some", n0, n1)
+	}
 	if rec, err := g.members[0].log.Get(ctx, 11); err != nil || rec.Event.CarrierBookingReference != "BKG-C2" {
 		t.Errorf("the same entry on member 1: %v", err)
 	}
@@ -339,5 +344,22 @@ func TestSealedClusterMembersAgree(t *testing.T) {
 	}
 	if onDisk(t, fresh.dir, []byte("CANARY-CLUSTER-2207")) {
 		t.Fatal("the restored member holds payloads in the clear")
+	}
+	// A member that erased BKG-C2 before a snapshot from before the
+	// erasure reached it keeps those records as commitments, and is told.
+	late := &fakeMember{dir: t.TempDir(), sealed: true}
+	g.open(t, late)
+	defer g.close(late)
+	if err := late.keys.Destroy("b:BKG-C2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := late.log.Restore(bytes.NewReader(buf.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := late.log.Get(ctx, 11); !IsErased(err) {
+		t.Errorf("an entry of BKG-C2 restored after its erasure: %v, want erased", err)
+	}
+	if late.erased.Load() == 0 {
+		t.Error("restoring a snapshot with records of an erased shipment did not call OnErased")
 	}
 }

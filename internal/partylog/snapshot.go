@@ -278,6 +278,7 @@ func (l *Log) readSnapshot(r io.Reader) error {
 	b := l.db.NewBatch()
 	defer func() { b.Close() }()
 	var bound []string // bindings of the keys made here, durable with the last batch
+	erased := false    // records whose key was destroyed here came in the clear
 	for {
 		k, err := readField(sr, 1<<16)
 		if err != nil {
@@ -299,6 +300,7 @@ func (l *Log) readSnapshot(r io.Reader) error {
 				return fmt.Errorf("restore event record %x: %w", k, err)
 			}
 			bound = append(bound, ids...)
+			erased = erased || len(v) == len(zeroSalt)
 		}
 		b.Set(k, v, nil)
 		if b.Len() > 4<<20 {
@@ -325,6 +327,9 @@ func (l *Log) readSnapshot(r io.Reader) error {
 	}
 	if l.sealer != nil {
 		l.sealer.Bound(bound)
+	}
+	if erased && l.repl != nil && l.repl.onErased != nil {
+		l.repl.onErased() // the snapshot file this came from holds them
 	}
 	return nil
 }
