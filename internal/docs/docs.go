@@ -27,7 +27,10 @@
 //     visibility) and its jurisdiction is admitted by the document's
 //     residency; any other request is answered as if the document did not
 //     exist. A node fetches only what it is itself entitled to and admitted
-//     to hold.
+//     to hold. When a shipment's matrix or party list widens, the issuer
+//     shares its documents again with the parties newly entitled; a
+//     narrowing recalls no copy, but the issuer serves no one it no longer
+//     entitles.
 //   - Attestations are events: a party's verdict on a document (ISSUED,
 //     CHECKED, ACCEPTED, REJECTED) is a SHIPMENT event on its own log naming
 //     the document's hash, so it is signed, replicated and provable like any
@@ -55,7 +58,19 @@ type Document struct {
 	Issuer     string   `json:"issuer"` // the party whose ISSUED event shared it
 	// Visibility narrows who may hold it to these parties (and the
 	// issuer), within the shipment's access matrix; empty: the matrix alone.
+	// It is the audience of the ISSUED events that shared it; on the
+	// issuer's node it grows when the document is shared again with parties
+	// a widened matrix or party list entitles.
 	Visibility []string `json:"visibility,omitempty"`
+	// Named is the issuer's own narrowing of who may hold it, the upload's
+	// visibility, on the issuer's node only: a re-share stays within it.
+	// Empty: the matrix alone.
+	Named []string `json:"named,omitempty"`
+	// Reshares says, on the issuer's node, that Named was kept at upload,
+	// so a widening may share the document again. A record from before
+	// re-sharing existed does not know the upload's narrowing, and is never
+	// shared beyond its first audience.
+	Reshares bool `json:"reshares,omitempty"`
 	// Residency lists the jurisdictions where its bytes may be stored;
 	// empty: anywhere.
 	Residency     []string   `json:"residency,omitempty"`

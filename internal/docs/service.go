@@ -61,8 +61,9 @@ type Config struct {
 // Service is a node's documents: uploads and the ISSUED events that share
 // them, attestations, the access matrix, erasure, the peer endpoint that
 // serves documents to entitled peers, and the follower that fetches what
-// peers share with this node. Start begins its goroutines; Close stops
-// them. All methods may be called concurrently.
+// peers share with this node and shares this party's documents again when a
+// shipment's matrix or party list widens (reshare.go). Start begins its
+// goroutines; Close stops them. All methods may be called concurrently.
 type Service struct {
 	cfg     Config
 	store   *Store
@@ -71,6 +72,11 @@ type Service struct {
 
 	clientsMu sync.Mutex
 	clients   map[string]*peerClient // by party id; guarded by clientsMu
+
+	// audiences is, by shipment, the fingerprint of the party list its
+	// documents' audiences were last worked out against (see reshare). The
+	// follower's own: no lock.
+	audiences map[string]string
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -90,7 +96,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Service{cfg: cfg, store: cfg.Store, logger: cfg.Logger, clients: map[string]*peerClient{}}
+	s := &Service{cfg: cfg, store: cfg.Store, logger: cfg.Logger, clients: map[string]*peerClient{}, audiences: map[string]string{}}
 	s.fetcher = NewFetcher(cfg.Store, s.source, cfg.Workers, cfg.Logger)
 	if err := s.recoverPending(context.Background()); err != nil {
 		return nil, err
@@ -177,7 +183,9 @@ func (s *Service) follow(ctx context.Context) {
 }
 
 // learn takes one held event: it files attestations under their document,
-// fetches documents peers issued to this node, and carries out erasures.
+// fetches documents peers issued to this node, carries out erasures, and
+// shares this party's documents again when the event widens who may hold
+// them.
 func (s *Service) learn(ctx context.Context, it subscribe.Item) error {
 	e := it.Event
 	if a := e.Attestation; a != nil && CheckSHA256(a.DocumentSHA256) == nil {
@@ -195,11 +203,13 @@ func (s *Service) learn(ctx context.Context, it subscribe.Item) error {
 			return err
 		}
 	}
-	return nil
+	return s.reshare(ctx, it)
 }
 
 // learnIssued keeps the record of a document a peer issued and shared with
-// this node, and queues its transfer.
+// this node, and queues its transfer. An ISSUED event of a document already
+// held here is its issuer sharing it again with more parties: the record's
+// visibility grows to match, so this party's attestations reach them too.
 func (s *Service) learnIssued(e *linkd.Event) error {
 	sh := ShipmentOf(e)
 	switch {
@@ -223,8 +233,10 @@ func (s *Service) learnIssued(e *linkd.Event) error {
 	}
 	if created {
 		s.fetcher.Enqueue(d.SHA256)
+		return nil
 	}
-	return nil
+	_, err = s.store.Share(d.SHA256, e.Origin, e.Visibility)
+	return err
 }
 
 // applyErasure erases a shipment on this node if the erasure's origin is on
@@ -313,7 +325,8 @@ func (s *Service) Upload(ctx context.Context, req UploadRequest, body io.Reader)
 	}
 	d := Document{
 		Type: req.Type, DocumentID: req.DocumentID, Shipment: req.Shipment, Issuer: s.cfg.Self.ID,
-		Visibility: e.Visibility, Residency: req.Residency, IssuedEventID: e.EventID, Issued: e.EventDateTime, State: Pending,
+		Visibility: e.Visibility, Named: named(req.Visibility), Reshares: true, Residency: req.Residency,
+		IssuedEventID: e.EventID, Issued: e.EventDateTime, State: Pending,
 	}
 	if d, err = s.store.Commit(st, d); err != nil {
 		return Document{}, false, err
@@ -365,7 +378,13 @@ func typeList() string {
 // issuedID is the event id of a party's ISSUED event for a document: the
 // same on a retry, so a retried upload never records it twice.
 func issuedID(party, sha string) string {
-	sum := sha256.Sum256([]byte("linkd/docs/issued\x00" + party + "\x00" + sha))
+	return eventUUID("linkd/docs/issued\x00" + party + "\x00" + sha)
+}
+
+// eventUUID is the RFC 9562 version 8 UUID of name, for event ids that a
+// retry must reproduce.
+func eventUUID(name string) string {
+	sum := sha256.Sum256([]byte(name))
 	sum[6] = sum[6]&0x0f | 0x80 // version 8
 	sum[8] = sum[8]&0x3f | 0x80 // RFC 9562 variant
 	x := hex.EncodeToString(sum[:16])
@@ -376,13 +395,8 @@ func issuedID(party, sha string) string {
 // visibility is the document's audience under the shipment's matrix.
 func (s *Service) issuedEvent(ctx context.Context, req UploadRequest) (linkd.Event, error) {
 	self := s.cfg.Self.ID
-	e := linkd.Event{
-		EventID: issuedID(self, req.SHA256), Origin: self,
-		EventType: linkd.Shipment, EventClassifierCode: "ACT", ShipmentEventTypeCode: VerdictCode("ISSUED"),
-		DocumentTypeCode: req.Type, DocumentID: req.DocumentID, EventDateTime: linkd.Time{Time: s.cfg.Now().UTC()},
-		Attestation: &linkd.Attestation{DocumentSHA256: req.SHA256, Verdict: "ISSUED"}, Residency: slices.Clone(req.Residency),
-	}
-	req.Shipment.event(&e)
+	e := s.sharingEvent(Document{SHA256: req.SHA256, Type: req.Type, DocumentID: req.DocumentID, Shipment: req.Shipment, Residency: req.Residency})
+	e.EventID = issuedID(self, req.SHA256)
 	list, m, err := s.shipmentAccess(ctx, req.Shipment)
 	if err != nil {
 		return linkd.Event{}, err
@@ -406,13 +420,7 @@ func (s *Service) issuedEvent(ctx context.Context, req UploadRequest) (linkd.Eve
 	if len(probs) > 0 {
 		return linkd.Event{}, &linkd.ValidationError{Problems: probs}
 	}
-	// The audience leaves out parties whose node's jurisdiction, as its
-	// card in the directory says, the residency excludes: the link layer
-	// would never send them the event, nor the issuer the bytes.
-	e.Visibility = slices.DeleteFunc(audience(list, m, req.Type, self, req.Visibility), func(id string) bool {
-		p, ok := s.cfg.Peers.Get(id)
-		return ok && !p.Party.Admits(req.Residency)
-	})
+	e.Visibility = s.audience(list, m, req.Type, req.Visibility, req.Residency)
 	// Check the event as recording it would, before the body is read.
 	probe := e
 	probe.Visibility, probe.Residency = slices.Clone(e.Visibility), slices.Clone(e.Residency)
@@ -424,6 +432,30 @@ func (s *Service) issuedEvent(ctx context.Context, req UploadRequest) (linkd.Eve
 		return linkd.Event{}, err
 	}
 	return e, nil
+}
+
+// sharingEvent is the ISSUED event that shares document d, by this node's
+// party, with no id or audience yet: an upload's and a re-share's alike.
+func (s *Service) sharingEvent(d Document) linkd.Event {
+	e := linkd.Event{
+		Origin:    s.cfg.Self.ID,
+		EventType: linkd.Shipment, EventClassifierCode: "ACT", ShipmentEventTypeCode: VerdictCode("ISSUED"),
+		DocumentTypeCode: d.Type, DocumentID: d.DocumentID, EventDateTime: linkd.Time{Time: s.cfg.Now().UTC()},
+		Attestation: &linkd.Attestation{DocumentSHA256: d.SHA256, Verdict: "ISSUED"}, Residency: slices.Clone(d.Residency),
+	}
+	d.Shipment.event(&e)
+	return e
+}
+
+// audience is who a document of this party goes to under list and m (see
+// the function audience), less the parties whose node's jurisdiction, as
+// its card in the directory says, residency excludes: the link layer would
+// never send them the event, nor the issuer the bytes.
+func (s *Service) audience(list []linkd.ShipmentParty, m Matrix, code string, named, residency []string) []string {
+	return slices.DeleteFunc(audience(list, m, code, s.cfg.Self.ID, named), func(id string) bool {
+		p, ok := s.cfg.Peers.Get(id)
+		return ok && !p.Party.Admits(residency)
+	})
 }
 
 // record appends one event through the node's ingest. An append may be
@@ -483,7 +515,11 @@ func (s *Service) shipmentAccess(ctx context.Context, sh Shipment) ([]linkd.Ship
 
 // mayHold reports whether party p may hold document d: it issued d, or its
 // jurisdiction is admitted by d's residency, it is in d's visibility, and
-// its role on the shipment may hold d's type under the matrix now.
+// its role on the shipment may hold d's type under the matrix now. Every
+// read and the peer endpoint ask it each time, so a narrowed matrix takes
+// effect at once: a party no longer entitled can no longer fetch d from its
+// issuer. Narrowing recalls nothing, though: a node that already holds a
+// copy keeps it (its own users see it while its view of the matrix allows).
 func (s *Service) mayHold(ctx context.Context, d Document, p linkd.Party) (bool, error) {
 	if p.ID == d.Issuer {
 		return true, nil

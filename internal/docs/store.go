@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -279,6 +280,34 @@ func (s *Store) Learn(d Document) (bool, error) {
 	if erased {
 		d.State, d.Note = Erased, "its shipment was erased before the document reached this node"
 	}
+	return true, s.putLocked(d)
+}
+
+// Share widens the visibility of sha's record, a document issuer issued,
+// to take in parties: the issuer shared it again. It returns whether the
+// record changed. A record of another issuer's document, or one without a
+// visibility (the matrix alone decides), is left as it is.
+func (s *Store) Share(sha, issuer string, parties []string) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, err := s.Get(sha)
+	if err != nil {
+		return false, err
+	}
+	if d.Issuer != issuer || len(d.Visibility) == 0 {
+		return false, nil
+	}
+	vis := slices.Clone(d.Visibility)
+	for _, p := range parties {
+		if !slices.Contains(vis, p) {
+			vis = append(vis, p)
+		}
+	}
+	if len(vis) == len(d.Visibility) {
+		return false, nil
+	}
+	slices.Sort(vis)
+	d.Visibility = vis
 	return true, s.putLocked(d)
 }
 

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -224,4 +225,46 @@ func TestStoreErase(t *testing.T) {
 	ts.close()
 	ts = openTestStore(t, dir, 0)
 	check()
+}
+
+// TestStoreShare widens a record's visibility as its issuer's re-share
+// does, and only its issuer's: another party's ISSUED event of the same
+// hash, or a record the matrix alone governs, changes nothing.
+func TestStoreShare(t *testing.T) {
+	ts := openTestStore(t, t.TempDir(), 0)
+	_, sha := document(1000)
+	_, open := document(1000)
+	for _, d := range []docs.Document{
+		{SHA256: sha, Type: "INV", Shipment: bkg, Issuer: "fwd", Visibility: []string{"cus", "fwd"}, State: docs.Fetching},
+		{SHA256: open, Type: "INV", Shipment: bkg, Issuer: "fwd", State: docs.Fetching},
+	} {
+		if _, err := ts.s.Learn(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	steps := []struct {
+		name        string
+		sha, issuer string
+		parties     []string
+		changed     bool
+		want        []string
+	}{
+		{"widened by its issuer", sha, "fwd", []string{"fwd", "ter", "cus"}, true, []string{"cus", "fwd", "ter"}},
+		{"the same again", sha, "fwd", []string{"cus", "fwd", "ter"}, false, []string{"cus", "fwd", "ter"}},
+		{"by another party", sha, "mallory", []string{"mallory"}, false, []string{"cus", "fwd", "ter"}},
+		{"the matrix alone", open, "fwd", []string{"ter"}, false, nil},
+	}
+	for _, s := range steps {
+		changed, err := ts.s.Share(s.sha, s.issuer, s.parties)
+		if err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		d, err := ts.s.Get(s.sha)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if changed != s.changed || !slices.Equal(d.Visibility, s.want) {
+			t.Errorf("%s: changed %v, visibility %v; want %v, %v", s.name, changed, d.Visibility, s.changed, s.want)
+		}
+	}
 }
