@@ -37,7 +37,7 @@ const maxAudiences = 10_000
 func (s *Service) reshare(ctx context.Context, it subscribe.Item) error {
 	e := it.Event
 	sh := ShipmentOf(e)
-	if sh.IsZero() {
+	if sh.IsZero() || !s.issuedAny(sh) {
 		return nil
 	}
 	self := s.cfg.Self.ID
@@ -198,4 +198,37 @@ func fingerprint(list []linkd.ShipmentParty) string {
 	}
 	slices.Sort(s)
 	return strings.Join(s, "\x01")
+}
+
+// noteIssued records that this party issued a document on sh.
+func (s *Service) noteIssued(sh Shipment) {
+	s.issuedMu.Lock()
+	defer s.issuedMu.Unlock()
+	for _, k := range sh.refKeys() {
+		s.issuedOn[k] = struct{}{}
+	}
+}
+
+// issuedAny reports whether this party issued a document on a shipment
+// that shares a reference with sh.
+func (s *Service) issuedAny(sh Shipment) bool {
+	s.issuedMu.RLock()
+	defer s.issuedMu.RUnlock()
+	if len(s.issuedOn) == 0 {
+		return false
+	}
+	var buf [64]byte
+	for _, r := range [...]struct {
+		kind byte
+		ref  string
+	}{{'b', sh.CarrierBookingReference}, {'t', sh.TransportDocumentReference}, {'q', sh.EquipmentReference}} {
+		if r.ref == "" {
+			continue
+		}
+		k := append(append(buf[:0], r.kind, ':'), r.ref...)
+		if _, ok := s.issuedOn[string(k)]; ok {
+			return true
+		}
+	}
+	return false
 }

@@ -78,6 +78,13 @@ type Service struct {
 	// follower's own: no lock.
 	audiences map[string]string
 
+	// issuedOn holds the references (Shipment.refKeys) of the shipments
+	// this party issued documents on. The follower reads every event the
+	// node holds, and an event of any other shipment cannot make it share
+	// anything again: one map lookup settles it.
+	issuedMu sync.RWMutex
+	issuedOn map[string]struct{} // guarded by issuedMu
+
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -96,7 +103,8 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Service{cfg: cfg, store: cfg.Store, logger: cfg.Logger, clients: map[string]*peerClient{}, audiences: map[string]string{}}
+	s := &Service{cfg: cfg, store: cfg.Store, logger: cfg.Logger, clients: map[string]*peerClient{}, audiences: map[string]string{},
+		issuedOn: map[string]struct{}{}}
 	s.fetcher = NewFetcher(cfg.Store, s.source, cfg.Workers, cfg.Logger)
 	if err := s.recoverPending(context.Background()); err != nil {
 		return nil, err
@@ -111,6 +119,9 @@ func (s *Service) recoverPending(ctx context.Context) error {
 	if err := s.store.each(func(d Document) error {
 		if d.State == Pending {
 			pending = append(pending, d)
+		}
+		if d.Issuer == s.cfg.Self.ID {
+			s.noteIssued(d.Shipment)
 		}
 		return nil
 	}); err != nil {
@@ -331,6 +342,7 @@ func (s *Service) Upload(ctx context.Context, req UploadRequest, body io.Reader)
 	if d, err = s.store.Commit(st, d); err != nil {
 		return Document{}, false, err
 	}
+	s.noteIssued(d.Shipment)
 	ack, err := s.record(ctx, e)
 	if err != nil {
 		if rerr := s.store.Remove(d.SHA256); rerr != nil {
