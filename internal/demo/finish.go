@@ -41,15 +41,24 @@ func (d *driver) finish(ctx context.Context, sum Summary, wall time.Time) (Summa
 	}
 	d.say.line("")
 	t0 := time.Now()
-	if err := d.waitConverged(ctx, drainWait); err != nil {
-		if ctx.Err() != nil {
-			return interrupted()
+	var pic lanePicture
+	for {
+		if err := d.waitConverged(ctx, max(drainWait-time.Since(t0), 0)); err != nil {
+			if ctx.Err() != nil {
+				return interrupted()
+			}
+			d.say.line("The lane has NOT converged %s after the window ended: %v.", drainWait, err)
+			pic = d.w.picture()
+			break
 		}
-		d.say.line("The lane has NOT converged %s after the window ended: %v.", drainWait, err)
+		// Re-allocations that came after the window still count, and are
+		// told. A rule reacting to the last frames may record events after
+		// every copy caught up: those must reach the peers too.
+		d.followHold(d.cursor)
+		if pic = d.w.picture(); len(pic.behind) == 0 {
+			break
+		}
 	}
-	// Re-allocations that came after the window still count, and are told.
-	d.followHold(d.cursor)
-	pic := d.w.picture()
 	sum.Converged = len(pic.behind) == 0 && len(pic.forked) == 0
 	switch {
 	case len(pic.behind) > 0:
