@@ -527,7 +527,9 @@ func (s *Service) shipmentAccess(ctx context.Context, sh Shipment) ([]linkd.Ship
 
 // mayHold reports whether party p may hold document d: it issued d, or its
 // jurisdiction is admitted by d's residency, it is in d's visibility, and
-// its role on the shipment may hold d's type under the matrix now. Every
+// its role on the shipment may hold d's type under the matrix now (on the
+// issuer's node, for a record that keeps its upload's narrowing: it is in
+// the audience a re-share would name now). Every
 // read and the peer endpoint ask it each time, so a narrowed matrix takes
 // effect at once: a party no longer entitled can no longer fetch d from its
 // issuer. Narrowing recalls nothing, though: a node that already holds a
@@ -536,12 +538,21 @@ func (s *Service) mayHold(ctx context.Context, d Document, p linkd.Party) (bool,
 	if p.ID == d.Issuer {
 		return true, nil
 	}
-	if !p.Admits(d.Residency) || len(d.Visibility) > 0 && !slices.Contains(d.Visibility, p.ID) {
+	if !p.Admits(d.Residency) {
 		return false, nil
 	}
 	list, m, err := s.shipmentAccess(ctx, d.Shipment)
 	if err != nil {
 		return false, err
+	}
+	if d.Issuer == s.cfg.Self.ID && d.Reshares {
+		// This party's own document goes to whom a re-share would name
+		// now: a party whose re-share event reached it before the record
+		// was widened is served, and one no longer entitled is not.
+		return slices.Contains(s.audience(list, m, d.Type, d.Named, d.Residency), p.ID), nil
+	}
+	if len(d.Visibility) > 0 && !slices.Contains(d.Visibility, p.ID) {
+		return false, nil
 	}
 	return m.Allows(d.Type, roleOf(list, p.ID)), nil
 }
