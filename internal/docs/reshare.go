@@ -137,6 +137,16 @@ func (s *Service) shareAgain(ctx context.Context, d Document, list []linkd.Shipm
 	e := s.sharingEvent(d)
 	e.EventID = sharedID(s.cfg.Self.ID, d.SHA256, want)
 	e.Visibility = want
+	// The event names its audience's places on the party list: the list
+	// here may be ahead of the roster that stamps the event (this party's
+	// own event that added them, read before the roster learnt of it), and
+	// a visibility naming a party not on the list is refused.
+	for _, p := range list {
+		if slices.Contains(want, p.Party) {
+			e.Parties = append(e.Parties, p)
+		}
+	}
+	slices.SortFunc(e.Parties, func(a, b linkd.ShipmentParty) int { return strings.Compare(a.Party, b.Party) })
 	ack, err := s.record(ctx, e)
 	if err != nil {
 		switch linkd.ErrorCode(err) {
