@@ -596,17 +596,12 @@ func (k *Keys) aead(id string, create bool) (cipher.AEAD, error) {
 	k.mu.RLock()
 	a, ok := k.aeads[h]
 	gone := k.destroyed[id]
-	s, unbound := k.unbound[id]
+	_, unbound := k.unbound[id]
 	k.mu.RUnlock()
 	switch {
 	case gone:
 		return nil, ErrDestroyed
-	case ok && create && unbound:
-		if err := k.bindNow(id, s); err != nil {
-			return nil, err
-		}
-		return a, nil
-	case ok:
+	case ok && !(create && unbound): // a key Seal is to use is bound first, by key
 		return a, nil
 	}
 	key, err := k.key(id, create)

@@ -265,6 +265,10 @@ func TestPooledKeysAreDurableWithTheirBatch(t *testing.T) {
 	if got := k.Bind(db.NewBatch(), []string{"b:BOUND"}); got != nil {
 		t.Errorf("Bind wrote %v again after Bound", got)
 	}
+	// The party log fetched its cipher first: Seal must still bind it.
+	if _, err := k.AEAD("b:SEALED"); err != nil {
+		t.Fatal(err)
+	}
 	sealed, err := k.Seal("b:SEALED", []byte("document"), nil)
 	if err != nil {
 		t.Fatal(err)
