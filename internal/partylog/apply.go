@@ -604,18 +604,15 @@ func (l *Log) ApplyCommitted(entries []Committed) []any {
 		// The Raft log makes an applied batch durable by replaying it after
 		// a crash, but a document sealed under a key this batch binds would
 		// not be replayed: a batch that binds new keys is synced.
-		wo, bound := pebble.NoSync, []string(nil)
-		if len(notes) > 0 {
-			bound = w.bound
-		}
-		if len(bound) > 0 {
+		wo := pebble.NoSync
+		if len(w.bound) > 0 {
 			wo = pebble.Sync
 		}
 		if err := b.Commit(wo); err != nil {
 			fail = fmt.Errorf("apply batch: %w", err)
 		} else {
-			if len(bound) > 0 {
-				l.sealer.Bound(bound)
+			if len(w.bound) > 0 {
+				l.sealer.Bound(w.bound)
 			}
 			if len(erased) > 0 && rp.onErased != nil {
 				rp.onErased()

@@ -102,6 +102,7 @@ const noPair = ^uint32(0)
 const opOverhead = 1 + 2*binary.MaxVarintLen32
 
 func (w *writeSet) reset() {
+	w.bound = nil
 	w.records = w.records[:0]
 	w.hashes = w.hashes[:0]
 	w.ids = w.ids[:0]
