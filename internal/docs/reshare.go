@@ -227,16 +227,8 @@ func (s *Service) issuedAny(sh Shipment) bool {
 	if len(s.issuedOn) == 0 {
 		return false
 	}
-	var buf [64]byte
-	for _, r := range [...]struct {
-		kind byte
-		ref  string
-	}{{'b', sh.CarrierBookingReference}, {'t', sh.TransportDocumentReference}, {'q', sh.EquipmentReference}} {
-		if r.ref == "" {
-			continue
-		}
-		k := append(append(buf[:0], r.kind, ':'), r.ref...)
-		if _, ok := s.issuedOn[string(k)]; ok {
+	for _, k := range sh.refKeys() {
+		if _, ok := s.issuedOn[k]; ok {
 			return true
 		}
 	}
