@@ -313,7 +313,10 @@ func (c *Client) Send(ctx context.Context, req Request) (r Result) {
 
 	timer := time.AfterFunc(c.bodyTimeout, stopBody)
 	body, readErr := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
-	timer.Stop()
+	// A read our timer stopped broke off even when it ends in a clean EOF:
+	// hanging up sends TLS close_notify, and a receiver can finish its
+	// chunked answer on seeing it before our socket closes.
+	stalled := !timer.Stop()
 	cut := int64(len(body)) > c.maxBody
 	if cut {
 		body = body[:c.maxBody]
@@ -327,7 +330,7 @@ func (c *Client) Send(ctx context.Context, req Request) (r Result) {
 		switch {
 		case cut:
 			r.Message = fmt.Sprintf("delivered; the receiver's answer was longer than %s and was cut off", size(c.maxBody))
-		case readErr != nil:
+		case readErr != nil || stalled:
 			r.Message = "delivered; the receiver's answer broke off after its headers"
 		}
 		return r
