@@ -59,8 +59,8 @@ const forgetPendingFile = "forget-pending"
 // once the request is durable; the work is redone after a restart until it
 // is done (see ForgetState).
 func (m *Member) Forget() {
+	m.request()
 	m.forgetMu.Lock()
-	m.forgetGen++
 	err := writeFileAtomic(filepath.Join(m.cfg.Dir, forgetPendingFile), nil, 0o600)
 	m.forgetMu.Unlock()
 	if err != nil {
@@ -71,6 +71,28 @@ func (m *Member) Forget() {
 	case m.forgetCh <- struct{}{}:
 	default: // one is queued already; it covers this request
 	}
+}
+
+// request counts a Forget request and raises the mark it must clear to the
+// newest entry this member holds.
+func (m *Member) request() {
+	mark := m.heldThrough()
+	m.forgetMu.Lock()
+	m.forgetGen++
+	m.forgetMark = max(m.forgetMark, mark)
+	m.forgetMu.Unlock()
+}
+
+// heldThrough returns the newest Raft index this member holds, in its log
+// or its newest snapshot. It is not the log's last index alone: that falls
+// to 0 when an installed snapshot empties the log, while the files that held
+// the dropped entries can still be on their way out.
+func (m *Member) heldThrough() uint64 {
+	held, _ := m.wal.LastIndex()
+	if metas, err := m.snaps.List(); err == nil && len(metas) > 0 {
+		held = max(held, metas[0].Index)
+	}
+	return held
 }
 
 // ForgetState reports how many Forget runs this member completed since it
@@ -92,10 +114,10 @@ func (m *Member) watchForget() {
 			return
 		}
 		m.forgetMu.Lock()
-		gen := m.forgetGen
+		gen, mark := m.forgetGen, m.forgetMark
 		m.forgetMu.Unlock()
 		for pause := time.Second; ; pause = min(2*pause, time.Minute) {
-			err := m.forget(m.ctx)
+			err := m.forget(m.ctx, mark)
 			if err == nil {
 				break
 			}
@@ -122,12 +144,8 @@ func (m *Member) watchForget() {
 }
 
 // forget compacts the member's Raft log and snapshots so that no file holds
-// an entry the log holds now, or a snapshot taken before now.
-func (m *Member) forget(ctx context.Context) error {
-	mark, err := m.wal.LastIndex()
-	if err != nil {
-		return fmt.Errorf("forget: %w", err)
-	}
+// an entry at or below mark, or a snapshot taken before now.
+func (m *Member) forget(ctx context.Context, mark uint64) error {
 	m.filer.sealThrough(mark)
 	for {
 		// The tail segment must begin above mark: make an append happen, at
@@ -181,6 +199,7 @@ func (m *Member) forget(ctx context.Context) error {
 				return err
 			}
 		}
+		m.logger.Debug("forget: the raft log is compacted", "mark", mark, "snapshot_index", idx, "first_segment", first)
 		break
 	}
 	// The snapshot just taken (or a newer one) is the only one kept.

@@ -8,12 +8,14 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -83,13 +85,46 @@ type tm struct {
 	tweak  func(*Config)
 	db     *pebble.DB
 	m      *Member
+	logs   *logTail
 }
 
 func newTM(t testing.TB, c creds, id string, boot bool) *tm {
 	t.Helper()
-	x := &tm{t: t, id: id, dir: filepath.Join(t.TempDir(), id), listen: freeAddr(t), creds: c, boot: boot}
+	x := &tm{t: t, id: id, dir: filepath.Join(t.TempDir(), id), listen: freeAddr(t), creds: c, boot: boot, logs: &logTail{}}
 	t.Cleanup(x.close)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("%s's log, the last %d lines:\n%s", id, logTailLines, x.logs.String())
+		}
+	})
 	return x
+}
+
+// logTailLines is how many of a member's newest log lines a failed test
+// shows.
+const logTailLines = 300
+
+// logTail keeps a member's newest log lines, for a failed test to show:
+// what Raft and the member did is what explains a failure seen once in CI.
+type logTail struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logTail) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, strings.TrimRight(string(p), "\n"))
+	if len(l.lines) > 2*logTailLines {
+		l.lines = append(l.lines[:0], l.lines[len(l.lines)-logTailLines:]...)
+	}
+	return len(p), nil
+}
+
+func (l *logTail) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines[max(0, len(l.lines)-logTailLines):], "\n")
 }
 
 func freeAddr(t testing.TB) string {
@@ -107,6 +142,7 @@ func (x *tm) config() Config {
 		MemberID: x.id, Dir: filepath.Join(x.dir, "raft"), Listen: x.listen, API: "https://" + x.id + ".example:7443",
 		Party: party.ID, Cert: x.creds.cert, Roots: x.creds.roots, Bootstrap: x.boot,
 		HeartbeatTimeout: 200 * time.Millisecond, LeaderWait: time.Second, ProposeTimeout: 5 * time.Second,
+		Logger: slog.New(slog.NewTextHandler(x.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	if x.tweak != nil {
 		x.tweak(&cfg)

@@ -212,9 +212,10 @@ type Member struct {
 
 	forgetCh      chan struct{} // a Forget to carry out
 	forgetMu      sync.Mutex
-	forgetGen     int // guarded by forgetMu: Forget requests made
-	forgetDoneGen int // guarded by forgetMu: requests carried out
-	forgetDone    int // guarded by forgetMu: runs completed
+	forgetGen     int    // guarded by forgetMu: Forget requests made
+	forgetDoneGen int    // guarded by forgetMu: requests carried out
+	forgetDone    int    // guarded by forgetMu: runs completed
+	forgetMark    uint64 // guarded by forgetMu: the newest index a request must clear
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -362,9 +363,7 @@ func Open(db *pebble.DB, logCfg partylog.Config, cfg Config) (m *Member, err err
 	go m.watchForget()
 	if _, err := os.Stat(filepath.Join(cfg.Dir, forgetPendingFile)); err == nil {
 		m.logger.Info("the raft files have not yet forgotten erased data; doing it now")
-		m.forgetMu.Lock()
-		m.forgetGen++
-		m.forgetMu.Unlock()
+		m.request()
 		m.forgetCh <- struct{}{}
 	}
 	if !hasState && cfg.Bootstrap {
