@@ -235,7 +235,13 @@ func Propagation(ctx context.Context, cfg PropagationConfig) (PropagationResult,
 	sent := 0
 	for sent+cfg.Batch <= total-cfg.Batch && time.Since(start) < cfg.Duration {
 		<-tick.C
-		acks, err := origin.n.Ingest(ctx, sharedEvents(g, cfg.Batch, parties))
+		// The events due by now, not one batch a tick: a tick missed while
+		// the origin was busy would otherwise lower the rate offered.
+		due := int(float64(cfg.Rate)*time.Since(start).Seconds()) - sent
+		if due < cfg.Batch {
+			continue
+		}
+		acks, err := origin.n.Ingest(ctx, sharedEvents(g, min(due, total-sent), parties))
 		if err != nil {
 			return PropagationResult{}, err
 		}
