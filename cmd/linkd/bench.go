@@ -110,7 +110,7 @@ batches of 100.`,
 			return nil
 		},
 	}
-	f.add(cmd, "events per scenario (default 50,000; 20,000 for one client with batches of 1)", "1x1,100x1,1000x4,1x64")
+	f.add(cmd, "events per scenario (default 250,000, so that the store flushes and compacts as under steady load; 20,000 for one client with batches of 1)", "1x1,100x1,1000x4,1x64")
 	return cmd
 }
 

@@ -63,7 +63,7 @@ type IngestResult struct {
 // IngestConfig configures Ingest.
 type IngestConfig struct {
 	Dir       string           // where the stores go; "" means a temporary directory, removed after
-	Events    int              // events per scenario; 0 means 50,000 (20,000 for batch 1 with one client)
+	Events    int              // events per scenario; 0 means DefaultIngestEvents (20,000 for batch 1 with one client)
 	Scenarios []IngestScenario // nil means DefaultIngest
 	Progress  io.Writer        // receives a line as each scenario starts; nil for none
 }
@@ -103,10 +103,16 @@ func Ingest(ctx context.Context, cfg IngestConfig) ([]IngestResult, EventShape, 
 	return out, shape, nil
 }
 
+// DefaultIngestEvents is how many events a scenario appends by default:
+// enough for the store to flush its memtable (64 MiB, about 60,000 events)
+// several times and start compacting, as it does under steady load. A run
+// that fits in one memtable pays for neither and reads about 40% faster.
+const DefaultIngestEvents = 250_000
+
 func eventsFor(cfg IngestConfig, s IngestScenario) int {
 	n := cfg.Events
 	if n == 0 {
-		n = 50000
+		n = DefaultIngestEvents
 		if s.Batch == 1 && s.Clients == 1 {
 			n = 20000
 		}
