@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
 	"log/slog"
 	"math/big"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -86,6 +88,9 @@ type tm struct {
 	db     *pebble.DB
 	m      *Member
 	logs   *logTail
+	// started is set once the member has opened: its address is then in
+	// the cluster's configuration and must stay.
+	started bool
 }
 
 func newTM(t testing.TB, c creds, id string, boot bool) *tm {
@@ -167,9 +172,18 @@ func (x *tm) open() error {
 
 func (x *tm) start() *tm {
 	x.t.Helper()
-	if err := x.open(); err != nil {
+	err := x.open()
+	// freeAddr's port is free when chosen, not when the member listens:
+	// another test process can take it in between. A member that has never
+	// started is known to no one yet, so it can take another port.
+	for tries := 0; err != nil && errors.Is(err, syscall.EADDRINUSE) && !x.started && tries < 3; tries++ {
+		x.listen = freeAddr(x.t)
+		err = x.open()
+	}
+	if err != nil {
 		x.t.Fatalf("open %s: %v", x.id, err)
 	}
+	x.started = true
 	return x
 }
 
