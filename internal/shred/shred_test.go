@@ -101,19 +101,30 @@ type slotAt struct {
 	off  int64
 }
 
+// slotLen is the size of a key file's slot: the id's hash, the key and a
+// checksum.
+const slotLen = 32 + shred.KeySize + 8
+
 // findSlot returns the slot of id's key in the key files, nil if none.
 func findSlot(t *testing.T, dir, id string) (slotAt, []byte) {
 	t.Helper()
 	h := sha256.Sum256([]byte(id))
+	return slotWhere(t, dir, func(s []byte) bool { return bytes.Equal(s[:32], h[:]) })
+}
+
+// slotWhere returns the first slot of the key files that match accepts,
+// and a copy of it; nil if none does.
+func slotWhere(t *testing.T, dir string, match func(slot []byte) bool) (slotAt, []byte) {
+	t.Helper()
 	names, _ := filepath.Glob(filepath.Join(dir, "keys-*"))
 	for _, name := range names {
 		b, err := os.ReadFile(name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for off := 0; off+72 <= len(b); off += 72 {
-			if bytes.Equal(b[off:off+32], h[:]) {
-				return slotAt{name, int64(off)}, bytes.Clone(b[off : off+72])
+		for off := 0; off+slotLen <= len(b); off += slotLen {
+			if s := b[off : off+slotLen]; match(s) {
+				return slotAt{name, int64(off)}, bytes.Clone(s)
 			}
 		}
 	}
@@ -222,7 +233,7 @@ func TestEnsureMakesManyKeysDurably(t *testing.T) {
 	if _, err := k.Seal("b:NEW", []byte("new"), nil); err != nil {
 		t.Fatal(err)
 	}
-	if st, _ := os.Stat(names[0]); st.Size()%72 != 0 {
+	if st, _ := os.Stat(names[0]); st.Size()%slotLen != 0 {
 		t.Errorf("key file of %d bytes after an append over a torn slot: not whole slots", st.Size())
 	}
 }
@@ -330,25 +341,16 @@ func putBackSlot(t *testing.T, dir string, key []byte) {
 	slot := append(bytes.Repeat([]byte{0xff}, 32), key...)
 	sum := sha256.Sum256(slot)
 	slot = append(slot, sum[:8]...)
-	names, _ := filepath.Glob(filepath.Join(dir, "keys-*"))
-	for _, name := range names {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for off := 0; off+72 <= len(b); off += 72 {
-			if bytes.Equal(b[off:off+72], make([]byte, 72)) {
-				f, err := os.OpenFile(name, os.O_WRONLY, 0)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer f.Close()
-				if _, err := f.WriteAt(slot, int64(off)); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-		}
+	at, wiped := slotWhere(t, dir, func(s []byte) bool { return bytes.Equal(s, make([]byte, slotLen)) })
+	if wiped == nil {
+		t.Fatal("no wiped slot to put the key back into")
 	}
-	t.Fatal("no wiped slot to put the key back into")
+	f, err := os.OpenFile(at.path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(slot, at.off); err != nil {
+		t.Fatal(err)
+	}
 }
