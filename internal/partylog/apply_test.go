@@ -271,16 +271,8 @@ func TestSnapshotRestore(t *testing.T) {
 		}
 	}
 	g.commit(EncodeRecord([]byte(`{"cluster":"c1"}`)))
-	s, err := g.members[0].log.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if _, err := s.WriteTo(&buf); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	if applied, err := SnapshotApplied(bytes.NewReader(buf.Bytes())); err != nil || applied != 4 {
+	snap := snapshotBytes(t, g.members[0].log)
+	if applied, err := SnapshotApplied(bytes.NewReader(snap)); err != nil || applied != 4 {
 		t.Fatalf("snapshot header: applied %d, %v; want 4", applied, err)
 	}
 
@@ -288,7 +280,7 @@ func TestSnapshotRestore(t *testing.T) {
 	g.open(t, fresh)
 	defer g.close(fresh)
 
-	damaged := bytes.Clone(buf.Bytes())
+	damaged := bytes.Clone(snap)
 	damaged[len(damaged)/2] ^= 1
 	if err := fresh.log.Restore(bytes.NewReader(damaged)); !errors.Is(err, ErrBadSnapshot) {
 		t.Fatalf("restore of a damaged snapshot: %v; want ErrBadSnapshot", err)
@@ -300,7 +292,7 @@ func TestSnapshotRestore(t *testing.T) {
 		t.Fatalf("after a failed restore and reopen: size %d, applied %d; want an empty log", fresh.log.Size(), fresh.log.Applied())
 	}
 
-	if err := fresh.log.Restore(bytes.NewReader(buf.Bytes())); err != nil {
+	if err := fresh.log.Restore(bytes.NewReader(snap)); err != nil {
 		t.Fatalf("restore: %v", err)
 	}
 	if noteOf(fresh.log) != noteOf(g.members[0].log) || fresh.log.Applied() != 4 || string(fresh.log.Record()) != `{"cluster":"c1"}` {

@@ -1,6 +1,7 @@
 package partylog
 
 import (
+	"bytes"
 	"context"
 	"testing"
 	"time"
@@ -108,4 +109,19 @@ var base = time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)
 
 func events(seed uint64, n int) []linkd.Event {
 	return scenario.NewGenerator(seed, base).Batch(n)
+}
+
+// snapshotBytes returns a snapshot of l, as Raft would send it.
+func snapshotBytes(t testing.TB, l *Log) []byte {
+	t.Helper()
+	s, err := l.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var buf bytes.Buffer
+	if _, err := s.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }

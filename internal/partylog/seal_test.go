@@ -313,19 +313,11 @@ func TestSealedClusterMembersAgree(t *testing.T) {
 		t.Errorf("the same entry on member 1: %v", err)
 	}
 
-	s, err := g.members[0].log.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if _, err := s.WriteTo(&buf); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
+	snap := snapshotBytes(t, g.members[0].log)
 	fresh := &fakeMember{dir: t.TempDir(), sealed: true}
 	g.open(t, fresh)
 	defer g.close(fresh)
-	if err := fresh.log.Restore(bytes.NewReader(buf.Bytes())); err != nil {
+	if err := fresh.log.Restore(bytes.NewReader(snap)); err != nil {
 		t.Fatal(err)
 	}
 	if noteOf(fresh.log) != noteOf(g.members[0].log) {
@@ -353,7 +345,7 @@ func TestSealedClusterMembersAgree(t *testing.T) {
 	if err := late.keys.Destroy("b:BKG-C2"); err != nil {
 		t.Fatal(err)
 	}
-	if err := late.log.Restore(bytes.NewReader(buf.Bytes())); err != nil {
+	if err := late.log.Restore(bytes.NewReader(snap)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := late.log.Get(ctx, 11); !IsErased(err) {
