@@ -27,7 +27,7 @@ type PropagationConfig struct {
 	Nodes    int
 	Rate     int
 	Duration time.Duration
-	Batch    int // events per append; Rate/1000 when 0 (one append per millisecond)
+	Batch    int // events per append on schedule, Rate/1000 when 0 (one append per millisecond); an append after a slow one takes every event due
 }
 
 // PropagationResult is what one run measured.
