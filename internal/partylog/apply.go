@@ -184,6 +184,7 @@ func OpenReplicated(db *pebble.DB, cfg Config, rc ReplicationConfig) (*Log, erro
 	// Right after open the clock's last stamp is the log's (its floor).
 	if err := l.loadReplicated(rp, l.clock.Last()); err != nil {
 		cancel()
+		l.ix.close()
 		return nil, err
 	}
 	l.repl = rp
@@ -575,6 +576,7 @@ func (l *Log) ApplyCommitted(entries []Committed) []any {
 		}
 	}
 	var note []byte
+	var chunk *indexChunk
 	var erased []int64
 	if fail == nil && len(notes) > 0 {
 		erased, fail = w.seal(l.sealer, false)
@@ -595,7 +597,7 @@ func (l *Log) ApplyCommitted(entries []Committed) []any {
 			var meta [16]byte
 			binary.BigEndian.PutUint64(meta[:8], uint64(cp.Size))
 			binary.BigEndian.PutUint64(meta[8:], uint64(rp.lastHLC))
-			w.write(b, &l.space, cp.Size, note, meta[:])
+			chunk = w.write(b, &l.space, cp.Size, note, meta[:])
 		}
 		b.Set(l.appliedKey(), binary.BigEndian.AppendUint64(nil, applied), nil)
 		if record != nil {
@@ -616,6 +618,9 @@ func (l *Log) ApplyCommitted(entries []Committed) []any {
 			}
 			if len(erased) > 0 && rp.onErased != nil {
 				rp.onErased()
+			}
+			if err := l.ix.publish(chunk); err != nil {
+				fail = fmt.Errorf("index: %w", err)
 			}
 		}
 		b.Close()

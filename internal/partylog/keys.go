@@ -23,6 +23,9 @@ import (
 //	'c' log size(8)                          → signed checkpoint note
 //	'i' log eventID                          → index(8)
 //	'x' kind value 0x00 time(8) log(4) index(8) → (empty)
+//	'j' log size(8)                          → the id and index entries of the group
+//	                                           that grew the log to size, until flushed
+//	                                           (see pendingIndex)
 //	'n' partyID                              → log number(4) of its replica
 //
 // Id entries written before the content digest left them are index(8)
@@ -43,8 +46,9 @@ const (
 type space struct {
 	db     *pebble.DB
 	num    uint32
-	sealer Sealer // nil: records are kept in the clear
-	own    bool   // the node's own log, where a record held as a commitment was erased
+	sealer Sealer        // nil: records are kept in the clear
+	own    bool          // the node's own log, where a record held as a commitment was erased
+	ix     *pendingIndex // the store's index entries not yet flushed; shared by its logs
 }
 
 // Index names a secondary index.

@@ -216,8 +216,10 @@ func open(db *pebble.DB, cfg Config) (*Log, error) {
 		spare:    make(chan *pebble.Batch, 2),
 		closing:  make(chan struct{}),
 	}
+	l.ix = newPendingIndex(db, l.logger)
 	lastHLC, err := l.recover()
 	if err != nil {
+		l.ix.close()
 		return nil, err
 	}
 	l.clock = hlc.New(cfg.Now, lastHLC)
@@ -227,6 +229,11 @@ func open(db *pebble.DB, cfg Config) (*Log, error) {
 // recover loads the durable state and checks that the stored tree matches the
 // newest signed checkpoint.
 func (l *Log) recover() (linkd.HLC, error) {
+	if n, err := drainJournal(l.db, l.num); err != nil {
+		return 0, fmt.Errorf("open log: write the index entries a crash left in the journal: %w", err)
+	} else if n > 0 {
+		l.logger.Info("wrote the index entries left in the journal", "entries", n)
+	}
 	meta, err := l.get(l.metaKey())
 	if err != nil {
 		return 0, fmt.Errorf("open log: read meta: %w", err)
@@ -292,6 +299,7 @@ func (l *Log) loadIDs(size int64) error {
 func (l *Log) Close() error {
 	l.closeMu.Do(func() { close(l.closing) })
 	l.wg.Wait()
+	l.ix.close()
 	for {
 		select {
 		case b := <-l.spare:
@@ -402,6 +410,7 @@ func (l *Log) stopErr() error {
 func (l *Log) stop(cause error) {
 	err := error(&linkd.Error{Code: linkd.EUnavailable, Message: linkd.ErrWriteStopped.Message, Err: cause})
 	if l.stopped.CompareAndSwap(nil, &err) {
+		l.ix.halt()
 		l.mu.RLock()
 		size := l.durable
 		l.mu.RUnlock()
@@ -552,7 +561,7 @@ func (l *Log) commit(g *group, n int, prev *group) {
 	binary.BigEndian.PutUint64(meta[:8], uint64(size))
 	binary.BigEndian.PutUint64(meta[8:], uint64(last))
 	b := l.newBatch(w.size + 2*opOverhead + 13 + len(g.note) + len(meta))
-	w.write(b, &l.space, size, g.note, meta[:])
+	chunk := w.write(b, &l.space, size, g.note, meta[:])
 	g.bound = w.bound
 	// This group was prepared while the previous one was being fsynced; it
 	// goes to the store only once that fsync succeeded. After a failed fsync
@@ -570,6 +579,11 @@ func (l *Log) commit(g *group, n int, prev *group) {
 		l.stop(fmt.Errorf("apply batch: %w", err))
 		failGroup(g, l.stopErr())
 		return
+	}
+	// Published before the fsync: reads see no event beyond the durable
+	// size, and the acks wait for the fsync.
+	if err := l.ix.publish(chunk); err != nil {
+		l.stop(fmt.Errorf("index: %w", err))
 	}
 	g.batch, g.size = b, size
 	l.stats.Events.Add(size - start)
@@ -687,7 +701,7 @@ func (l *Log) lookupID(id string, pending map[string]pendingID) (idHit, bool, er
 	if pending != nil && !l.ids.MayContain(id) {
 		return idHit{}, false, nil // the sequencer's filter holds every id written
 	}
-	v, err := l.get(l.idKey(id))
+	v, err := l.getIndexed(l.idKey(id))
 	if err != nil {
 		return idHit{}, false, fmt.Errorf("look up event id: %w", err)
 	}
@@ -814,6 +828,15 @@ func (l *space) get(key []byte) ([]byte, error) {
 	out := append([]byte(nil), v...)
 	closer.Close()
 	return out, nil
+}
+
+// getIndexed returns a copy of the value of an id or index entry, which may
+// still be pending, or nil when absent.
+func (l *space) getIndexed(key []byte) ([]byte, error) {
+	if v, ok := lookupPending(l.ix.view(), key); ok {
+		return bytes.Clone(v), nil
+	}
+	return l.get(key)
 }
 
 // hashReader reads stored tree hashes.

@@ -65,7 +65,7 @@ func (s *Logs) Replica(party linkd.Party, logKey string) (*Replica, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := openReplica(s.db, ReplicaConfig{Party: party, LogKey: logKey, LogNumber: num, Logger: s.logger, Sealer: s.own.sealer})
+	r, err := openReplica(s.db, ReplicaConfig{Party: party, LogKey: logKey, LogNumber: num, Logger: s.logger, Sealer: s.own.sealer, pending: s.own.ix})
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +145,7 @@ func (s *Logs) sizeOf(num uint32) (int64, bool) {
 // Scan returns one page of the events matching q across every log, in event
 // time order.
 func (s *Logs) Scan(ctx context.Context, q Query) (Page, error) {
-	return scan(ctx, s.db, s.own.sealer, q, s.sizeOf)
+	return scan(ctx, s.db, s.own.ix, s.own.sealer, q, s.sizeOf)
 }
 
 // GetByID returns the event with the given id from whichever log holds its
@@ -169,7 +169,7 @@ func (s *Logs) GetByID(ctx context.Context, id string) (linkd.Recorded, error) {
 
 // lookupID finds id in the replica's id index.
 func (r *Replica) lookupID(id string) (int64, bool, error) {
-	v, err := r.get(r.idKey(id))
+	v, err := r.getIndexed(r.idKey(id))
 	if err != nil {
 		return 0, false, fmt.Errorf("look up event id: %w", err)
 	}

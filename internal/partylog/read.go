@@ -144,12 +144,12 @@ const MaxPageSize = 1000
 // Scan returns one page of the events of this log matching q.
 func (l *Log) Scan(ctx context.Context, q Query) (Page, error) {
 	size := l.Size()
-	return scan(ctx, l.db, l.sealer, q, func(num uint32) (int64, bool) { return size, num == l.num })
+	return scan(ctx, l.db, l.ix, l.sealer, q, func(num uint32) (int64, bool) { return size, num == l.num })
 }
 
 // scan returns one page of the events matching q in the logs that sizeOf
 // accepts, up to each log's durable size.
-func scan(ctx context.Context, db *pebble.DB, sealer Sealer, q Query, sizeOf func(num uint32) (int64, bool)) (Page, error) {
+func scan(ctx context.Context, db *pebble.DB, pending *pendingIndex, sealer Sealer, q Query, sizeOf func(num uint32) (int64, bool)) (Page, error) {
 	if q.Limit == 0 {
 		q.Limit = 100
 	}
@@ -183,7 +183,9 @@ func scan(ctx context.Context, db *pebble.DB, sealer Sealer, q Query, sizeOf fun
 	} else {
 		upper[len(upper)-1] = 1 // just past every key under prefix (which ends in 0)
 	}
-	it, err := db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	it, err := newIndexIter(pending, prefix, lower, upper, func(o *pebble.IterOptions) (*pebble.Iterator, error) {
+		return db.NewIterWithContext(ctx, o)
+	})
 	if err != nil {
 		return Page{}, fmt.Errorf("scan: %w", err)
 	}

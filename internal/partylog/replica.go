@@ -105,6 +105,8 @@ type ReplicaConfig struct {
 	LogNumber uint32      // key namespace; Logs assigns one per origin
 	Logger    *slog.Logger
 	Sealer    Sealer // seals records of payloads as the node's own log does; nil for none
+
+	pending *pendingIndex // the store's, which the node's own log keeps
 }
 
 func openReplica(db *pebble.DB, cfg ReplicaConfig) (*Replica, error) {
@@ -120,7 +122,13 @@ func openReplica(db *pebble.DB, cfg ReplicaConfig) (*Replica, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	r := &Replica{space: space{db: db, num: cfg.LogNumber, sealer: cfg.Sealer}, party: cfg.Party, origin: origin, logKey: cfg.LogKey, verifier: v,
+	if cfg.pending == nil {
+		return nil, fmt.Errorf("replica of %s: no pending index", cfg.Party.ID)
+	}
+	if _, err := drainJournal(db, cfg.LogNumber); err != nil {
+		return nil, fmt.Errorf("replica of %s: write the index entries a crash left in the journal: %w", cfg.Party.ID, err)
+	}
+	r := &Replica{space: space{db: db, num: cfg.LogNumber, sealer: cfg.Sealer, ix: cfg.pending}, party: cfg.Party, origin: origin, logKey: cfg.LogKey, verifier: v,
 		logger: logger.With("replica", cfg.Party.ID)}
 	meta, err := r.get(r.metaKey())
 	if err != nil {
@@ -448,9 +456,14 @@ func (r *Replica) applyWith(ctx context.Context, from int64, note []byte, entrie
 	}
 	b := r.db.NewBatchWithSize(w.size + 2*opOverhead + 13 + len(note) + len(meta))
 	defer b.Close()
-	w.write(b, &r.space, cp.Size, note, meta[:])
+	chunk := w.write(b, &r.space, cp.Size, note, meta[:])
 	if err := b.Commit(wo); err != nil {
 		return failed(fmt.Errorf("replica of %s: write: %w", r.party.ID, err))
+	}
+	if err := r.ix.publish(chunk); err != nil {
+		// The frame is written, its entries are readable and in the
+		// journal; only their flush failed, and it is retried.
+		r.logger.Error("index flush failed", "err", err)
 	}
 	r.lastHLC = maxHLC
 	var bound []string

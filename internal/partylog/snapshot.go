@@ -53,6 +53,12 @@ func (l *Log) Snapshot() (*Snapshot, error) {
 	if err := l.stopErr(); err != nil {
 		return nil, err
 	}
+	// Flushed first, the snapshot holds the index entries in their place
+	// rather than in journal values, as every member's does.
+	if err := l.ix.flush(); err != nil {
+		l.stop(fmt.Errorf("flush the index before a snapshot: %w", err))
+		return nil, l.stopErr()
+	}
 	if err := l.db.LogData([]byte("snapshot"), pebble.Sync); err != nil {
 		l.stop(fmt.Errorf("sync before snapshot: %w", err))
 		return nil, l.stopErr()
@@ -133,7 +139,7 @@ type reader interface {
 // entries ('x') are among every log's and are picked out by forEachKey.
 func (s *space) ranges() [][2][]byte {
 	var out [][2][]byte
-	for _, p := range []byte{prefixCheckpoint, prefixEvent, prefixHash, prefixID, prefixMeta} {
+	for _, p := range []byte{prefixCheckpoint, prefixEvent, prefixHash, prefixID, prefixJournal, prefixMeta} {
 		lo := binary.BigEndian.AppendUint32([]byte{p}, s.num)
 		hi := []byte{p + 1}
 		if s.num < math.MaxUint32 {
@@ -228,6 +234,10 @@ func (l *Log) Restore(r io.Reader) error {
 	l.mu.Lock()
 	l.durable, l.checkpoint, l.cp = 0, nil, linkd.Checkpoint{}
 	l.mu.Unlock()
+	// What waits to be flushed goes in first, so that wipe finds it.
+	if err := l.ix.flush(); err != nil {
+		return fmt.Errorf("restore: flush the index: %w", err)
+	}
 	marker := l.restoringKey()
 	if err := l.db.Set(marker, []byte{1}, pebble.Sync); err != nil {
 		return fmt.Errorf("restore: %w", err)

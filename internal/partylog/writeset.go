@@ -41,6 +41,7 @@ type writeSet struct {
 	byOther  map[indexPair]uint32 // type/code pairs of any other type (never valid)
 	timePair uint32               // the pair of ByTime, or noPair
 	size     int                  // bytes the batch needs so far
+	isize    int                  // bytes the journal value needs so far
 
 	// Scratch for sorting.
 	pbuf   []byte      // every pair's key prefix
@@ -116,7 +117,7 @@ func (w *writeSet) reset() {
 	}
 	clear(w.byOther)
 	w.timePair = noPair
-	w.size = 0
+	w.size, w.isize = 0, 0
 }
 
 // event files one new event: its record, id entry and query index entries.
@@ -126,6 +127,7 @@ func (w *writeSet) event(e *entry, index int64, leaf tlog.Hash, salt []byte) {
 	w.size += opOverhead + 13 + recordHeader + len(e.canon)
 	w.ids = append(w.ids, idRef{e.id, index})
 	w.size += opOverhead + 5 + len(e.id) + idValueLen
+	w.isize += 2 + 5 + len(e.id) + idValueLen
 	w.valuePair(ByBooking, e.booking)
 	w.valuePair(ByTransportDocument, e.bl)
 	w.valuePair(ByEquipment, e.container)
@@ -211,7 +213,9 @@ func (w *writeSet) newPair(p indexPair) uint32 {
 func (w *writeSet) file(p uint32) {
 	w.entries = append(w.entries, p)
 	q := &w.pairs[p]
-	w.size += opOverhead + 3 + len(q.a) + len(q.b) + 1 + positionLen // the "/" of a type/code is in the 1
+	n := 3 + len(q.a) + len(q.b) + 1 + positionLen // the "/" of a type/code is in the 1
+	w.size += opOverhead + n
+	w.isize += 2 + n
 }
 
 // hash files a tree hash of level 1 or above.
@@ -221,8 +225,10 @@ func (w *writeSet) hash(x int64, h tlog.Hash) {
 }
 
 // write puts the group's writes, the checkpoint note of the log's new size
-// and the log's meta value into b in key order.
-func (w *writeSet) write(b *pebble.Batch, l *space, size int64, note, meta []byte) {
+// and the log's meta value into b in key order. The id and query index
+// entries go into one journal value (see pendingIndex); write returns them as
+// the chunk to publish once b is applied, nil when there are none.
+func (w *writeSet) write(b *pebble.Batch, l *space, size int64, note, meta []byte) *indexChunk {
 	set := func(key []byte, valueLen int) []byte {
 		op := b.SetDeferred(len(key), valueLen)
 		copy(op.Key, key)
@@ -251,24 +257,39 @@ func (w *writeSet) write(b *pebble.Batch, l *space, size int64, note, meta []byt
 	for _, h := range w.hashes {
 		copy(set(l.appendKey(kb[:0], prefixHash, uint64(h.x)), len(h.h)), h.h[:])
 	}
-	slices.SortFunc(w.ids, func(x, y idRef) int { return strings.Compare(x.id, y.id) })
-	var ik []byte
-	for _, r := range w.ids {
-		ik = l.appendIDKey(ik[:0], r.id)
-		binary.BigEndian.PutUint64(set(ik, idValueLen), uint64(r.index))
+	var c *indexChunk
+	if len(w.ids) > 0 || len(w.entries) > 0 {
+		c = &indexChunk{data: make([]byte, 0, w.isize), offs: make([]uint32, 0, len(w.ids)+len(w.entries))}
+		c.makeFilter(len(w.ids) + len(w.pairs))
+		slices.SortFunc(w.ids, func(x, y idRef) int { return strings.Compare(x.id, y.id) })
+		var ik []byte
+		var iv [idValueLen]byte
+		for _, r := range w.ids {
+			ik = l.appendIDKey(ik[:0], r.id)
+			binary.BigEndian.PutUint64(iv[:], uint64(r.index))
+			c.add(ik, iv[:])
+			c.note(ik)
+		}
+		w.sortEntries()
+		var xk []byte
+		for i, s := range w.sorted {
+			r := &w.records[s.rec]
+			prefix := w.prefix(s.pair)
+			if i == 0 || w.sorted[i-1].pair != s.pair {
+				c.note(prefix)
+			}
+			xk = appendPosition(append(xk[:0], prefix...), r.t, l.num, r.index)
+			c.add(xk, nil)
+		}
+		c.jkey = l.key(prefixJournal, uint64(size))
+		copy(set(c.jkey, len(c.data)), c.data)
 	}
 	copy(set(l.appendKey(kb[:0], prefixMeta, 0), len(meta)), meta)
-	w.sortEntries()
-	var xk []byte
-	for _, s := range w.sorted {
-		r := &w.records[s.rec]
-		xk = appendPosition(append(xk[:0], w.prefix(s.pair)...), r.t, l.num, r.index)
-		set(xk, 0)
-	}
 	w.bound = nil
 	if l.sealer != nil && len(w.keys.list) > 0 {
 		w.bound = l.sealer.Bind(b, w.keys.list)
 	}
+	return c
 }
 
 // sortEntries fills sorted with the index entries in key order: by pair,

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"maps"
+	"slices"
 	"sync"
 	"testing"
 
@@ -88,10 +90,12 @@ func TestWriteSetWritesKeysInOrder(t *testing.T) {
 	}
 	want[string(l.checkpointKey(1700))] = true
 	want[string(l.metaKey())] = true
+	jkey := l.key(prefixJournal, 1700)
+	want[string(jkey)] = true
 
 	b := db.NewBatchWithSize(w.size)
 	defer b.Close()
-	w.write(b, l, 1700, []byte("note"), make([]byte, 16))
+	chunk := w.write(b, l, 1700, []byte("note"), make([]byte, 16))
 	if len(b.Repr()) > w.size+4*opOverhead+64 {
 		t.Errorf("the batch took %d bytes; the write set reserved %d", len(b.Repr()), w.size)
 	}
@@ -99,7 +103,7 @@ func TestWriteSetWritesKeysInOrder(t *testing.T) {
 	var prev []byte
 	n := 0
 	for {
-		kind, k, _, ok, err := r.Next()
+		kind, k, v, ok, err := r.Next()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -115,11 +119,30 @@ func TestWriteSetWritesKeysInOrder(t *testing.T) {
 		if !want[string(k)] {
 			t.Fatalf("batch key %q is not one the layout asks for", k)
 		}
+		delete(want, string(k))
+		if bytes.Equal(k, jkey) {
+			// The journal value holds the id and index entries, in key
+			// order, and is what write returned to publish.
+			if !bytes.Equal(v, chunk.data) {
+				t.Fatal("the journal value is not the chunk write returned")
+			}
+			c, err := parseChunk(jkey, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range c.offs {
+				k := c.key(i)
+				if !want[string(k)] {
+					t.Fatalf("journal entry %q is not one the layout asks for", k)
+				}
+				delete(want, string(k))
+			}
+		}
 		prev = append(prev[:0], k...)
 		n++
 	}
-	if n != len(want) {
-		t.Fatalf("the batch holds %d keys, want %d", n, len(want))
+	if len(want) != 0 {
+		t.Fatalf("%d keys are in neither the batch nor its journal value, e.g. %q", len(want), slices.Collect(maps.Keys(want))[0])
 	}
 }
 
@@ -143,21 +166,51 @@ func TestStoreHoldsExactlyTheIndexKeys(t *testing.T) {
 			want[k] = true
 		}
 	}
-	it, err := h.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixIndex}, UpperBound: []byte{prefixIndex + 1}})
+	// Before the flush the entries are pending, and reads find them; after
+	// it they are in the store, and no journal value is left.
+	for _, stage := range []string{"pending", "flushed"} {
+		if stage == "flushed" {
+			if err := h.log.ix.flush(); err != nil {
+				t.Fatal(err)
+			}
+			if n := countKeys(t, h.db, []byte{prefixJournal}, []byte{prefixJournal + 1}); n != 0 {
+				t.Fatalf("%d journal values are left after the flush", n)
+			}
+		}
+		ix := h.log.ix
+		if stage == "flushed" {
+			ix = nil // the store alone
+		}
+		it, err := newIndexIter(ix, nil, []byte{prefixIndex}, []byte{prefixIndex + 1}, h.db.NewIter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for ok := it.First(); ok; ok = it.Next() {
+			if !want[string(it.Key())] {
+				t.Fatalf("%s: index key %q belongs to no event", stage, it.Key())
+			}
+			n++
+		}
+		it.Close()
+		if n != len(want) {
+			t.Fatalf("%s: the index holds %d keys, want %d", stage, n, len(want))
+		}
+	}
+}
+
+func countKeys(t *testing.T, db *pebble.DB, lower, upper []byte) int {
+	t.Helper()
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer it.Close()
 	n := 0
 	for ok := it.First(); ok; ok = it.Next() {
-		if !want[string(it.Key())] {
-			t.Fatalf("index key %q belongs to no event", it.Key())
-		}
 		n++
 	}
-	if n != len(want) {
-		t.Fatalf("the store holds %d index keys, want %d", n, len(want))
-	}
+	return n
 }
 
 // TestOnCommitReportsEachDurableGroup checks that OnCommit sees every group

@@ -1,0 +1,565 @@
+package partylog
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"math/bits"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// The id and query index entries of a group are not inserted into the store
+// one by one with the group. Each of an event's id, booking, B/L and
+// container entries lands at a scattered place in the key space, and
+// inserting scattered keys into Pebble's memtable cost about as much as the
+// rest of an append together. Instead, as search engines do with their
+// near-real-time index:
+//
+//   - the group's batch carries its entries as one journal value,
+//     'j' log size(8) → entries, in key order, so they are exactly as durable
+//     as the events they index;
+//   - once the batch is applied, the entries go to the store's pending index,
+//     where reads find them at once (a query right after an append sees it);
+//   - a background flush merges the waiting groups' entries into one sorted
+//     run, inserts it in one NoSync batch, where consecutive keys are close
+//     and cheap to insert, and deletes their journal values in the same batch;
+//   - a log opened after a crash writes whatever journal values it finds
+//     before it serves a read.
+//
+// A journal value is a sequence of uvarint(len key) key uvarint(len value)
+// value, keys ascending.
+const prefixJournal = 'j'
+
+// When the flush runs.
+const (
+	flushGroups = 64       // groups waiting
+	flushEntries = 64 << 10 // entries waiting
+	flushEvery   = 250 * time.Millisecond
+	maxGroups    = 1024 // beyond this a commit flushes before it returns
+
+	flushBatchBytes = 128 << 10 // how much of a flush goes into one batch
+)
+
+// pendingIndex holds the index entries of applied groups until the flush
+// has written them into the store. One serves every log of a store.
+type pendingIndex struct {
+	db     *pebble.DB
+	logger *slog.Logger
+
+	mu      sync.RWMutex
+	chunks  []*indexChunk // guarded by mu: applied, not yet flushed, oldest first; each immutable
+	entries int           // guarded by mu: entries in chunks
+
+	flushMu sync.Mutex // one flush at a time
+	kick    chan struct{}
+	closing chan struct{}
+	done    chan struct{}
+	once    sync.Once
+	closed  atomic.Bool
+	failing atomic.Bool // the last flush failed; logged once until one succeeds
+	halted  atomic.Bool // the store's WAL failed: nothing more may be written (see halt)
+}
+
+func newPendingIndex(db *pebble.DB, logger *slog.Logger) *pendingIndex {
+	p := &pendingIndex{db: db, logger: logger, kick: make(chan struct{}, 1), closing: make(chan struct{}), done: make(chan struct{})}
+	go p.run()
+	return p
+}
+
+// run flushes when enough has gathered, and now and then regardless, so
+// that a quiet log leaves little to replay after a crash.
+func (p *pendingIndex) run() {
+	defer close(p.done)
+	t := time.NewTicker(flushEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.kick:
+		case <-t.C:
+		case <-p.closing:
+			p.flushLogged()
+			return
+		}
+		p.flushLogged()
+	}
+}
+
+func (p *pendingIndex) flushLogged() {
+	if err := p.flush(); errors.Is(err, errHalted) {
+		return
+	} else if err != nil {
+		if !p.failing.Swap(true) {
+			p.logger.Error("index flush failed; the entries stay in memory and in their journal, and the flush is retried", "err", err)
+		}
+		return
+	}
+	if p.failing.Swap(false) {
+		p.logger.Info("index flush works again")
+	}
+}
+
+// close flushes what waits and stops the flush. Entries published later stay
+// in memory and in their journal until the store is opened again.
+func (p *pendingIndex) close() {
+	p.once.Do(func() {
+		close(p.closing)
+		<-p.done
+		p.closed.Store(true)
+	})
+}
+
+// halt stops every later flush: after a failed fsync Pebble's WAL is
+// unusable, and a write to it would panic. What waits stays readable here
+// and in its journal.
+func (p *pendingIndex) halt() { p.halted.Store(true) }
+
+// publish makes an applied group's entries readable. It kicks the flush once
+// enough waits; when far too much waits (the flush cannot keep up or keeps
+// failing) it flushes itself, which holds the writer back.
+func (p *pendingIndex) publish(c *indexChunk) error {
+	if c == nil || len(c.offs) == 0 {
+		return nil
+	}
+	p.mu.Lock()
+	p.chunks = append(p.chunks, c)
+	p.entries += len(c.offs)
+	n, e := len(p.chunks), p.entries
+	p.mu.Unlock()
+	if n >= maxGroups && !p.closed.Load() && !p.halted.Load() {
+		return p.flush()
+	}
+	if n >= flushGroups || e >= flushEntries {
+		select {
+		case p.kick <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// view returns the groups not yet flushed. A reader takes it before it
+// reads the store: a group flushed in between is then in both, never in
+// neither.
+func (p *pendingIndex) view() []*indexChunk {
+	if p == nil {
+		return nil
+	}
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.chunks
+}
+
+// flush writes every waiting group's entries into the store in key order
+// and deletes their journal values, in one batch.
+func (p *pendingIndex) flush() error {
+	p.flushMu.Lock()
+	defer p.flushMu.Unlock()
+	if p.halted.Load() {
+		return errHalted
+	}
+	cs := p.view()
+	if len(cs) == 0 {
+		return nil
+	}
+	// The sorted run goes in as several batches: a batch holds the commit
+	// pipeline while Pebble inserts it, and a writer's batch behind one
+	// large batch would wait for all of it. The journal values are deleted
+	// with the last; a crash before then leaves them to be written again.
+	n := 0
+	for _, c := range cs {
+		n += len(c.offs)
+	}
+	b := p.db.NewBatchWithSize(flushBatchBytes + 64<<10)
+	defer func() { b.Close() }()
+	var err error
+	mergeChunks(cs, func(k, v []byte) {
+		if err != nil {
+			return
+		}
+		op := b.SetDeferred(len(k), len(v))
+		copy(op.Key, k)
+		copy(op.Value, v)
+		if b.Len() >= flushBatchBytes {
+			if err = b.Commit(pebble.NoSync); err == nil {
+				b.Reset()
+			}
+			// On two cores a flush would otherwise hold a core for a
+			// scheduler slice (10 ms) while the writers wait for it.
+			runtime.Gosched()
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("write index entries: %w", err)
+	}
+	for _, c := range cs {
+		if err := b.Delete(c.jkey, nil); err != nil {
+			return err
+		}
+	}
+	if err := b.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("write index entries: %w", err)
+	}
+	p.mu.Lock()
+	p.chunks = append([]*indexChunk(nil), p.chunks[len(cs):]...)
+	p.entries -= n
+	p.mu.Unlock()
+	return nil
+}
+
+// lookup returns the value of key among the pending entries.
+func lookupPending(cs []*indexChunk, key []byte) ([]byte, bool) {
+	for i := len(cs) - 1; i >= 0; i-- {
+		c := cs[i]
+		if !c.mayHold(key) {
+			continue
+		}
+		if j := c.search(key); j < len(c.offs) {
+			if k, v := c.entry(j); bytes.Equal(k, key) {
+				return v, true
+			}
+		}
+	}
+	return nil, false
+}
+
+// indexChunk is one group's entries: its journal value, where each entry
+// starts in it, and a Bloom filter of its id keys and (index, value)
+// prefixes, so that a read skips the groups that cannot hold what it seeks.
+type indexChunk struct {
+	jkey   []byte
+	data   []byte
+	offs   []uint32
+	filter []uint64 // nil: may hold anything
+}
+
+var chunkSeed = maphash.MakeSeed()
+
+const chunkProbes = 4
+
+// makeFilter sizes the chunk's filter for n keys, about 16 bits each.
+func (c *indexChunk) makeFilter(n int) {
+	words := 1 << bits.Len(uint(max(n, 4)*16/64-1))
+	c.filter = make([]uint64, words)
+}
+
+// note adds k (an id key or an index prefix) to the filter.
+func (c *indexChunk) note(k []byte) {
+	h1, h2 := chunkHash(k)
+	mask := uint64(len(c.filter)*64 - 1)
+	for i := range uint64(chunkProbes) {
+		b := (h1 + i*h2) & mask
+		c.filter[b>>6] |= 1 << (b & 63)
+	}
+}
+
+// mayHold reports false only when no id key or index prefix k was noted.
+func (c *indexChunk) mayHold(k []byte) bool {
+	if c.filter == nil {
+		return true
+	}
+	h1, h2 := chunkHash(k)
+	mask := uint64(len(c.filter)*64 - 1)
+	for i := range uint64(chunkProbes) {
+		b := (h1 + i*h2) & mask
+		if c.filter[b>>6]&(1<<(b&63)) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func chunkHash(k []byte) (uint64, uint64) {
+	h := maphash.Bytes(chunkSeed, k)
+	return h, bits.RotateLeft64(h, 32) | 1
+}
+
+// add appends an entry; keys must come in ascending order.
+func (c *indexChunk) add(k, v []byte) {
+	c.offs = append(c.offs, uint32(len(c.data)))
+	c.data = binary.AppendUvarint(c.data, uint64(len(k)))
+	c.data = append(c.data, k...)
+	c.data = binary.AppendUvarint(c.data, uint64(len(v)))
+	c.data = append(c.data, v...)
+}
+
+func (c *indexChunk) entry(i int) (k, v []byte) {
+	d := c.data[c.offs[i]:]
+	n, w := binary.Uvarint(d)
+	k, d = d[w:w+int(n)], d[w+int(n):]
+	n, w = binary.Uvarint(d)
+	return k, d[w : w+int(n)]
+}
+
+func (c *indexChunk) key(i int) []byte {
+	d := c.data[c.offs[i]:]
+	n, w := binary.Uvarint(d)
+	return d[w : w+int(n)]
+}
+
+// search returns the first entry whose key is at least k.
+func (c *indexChunk) search(k []byte) int {
+	lo, hi := 0, len(c.offs)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if bytes.Compare(c.key(m), k) < 0 {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+var (
+	errBadJournal = errors.New("corrupt index journal value")
+	errHalted     = errors.New("the store's write path stopped after a storage failure")
+)
+
+// parseChunk reads a journal value back into a chunk, checking that it is
+// well formed and in key order.
+func parseChunk(jkey, data []byte) (*indexChunk, error) {
+	c := &indexChunk{jkey: jkey, data: data}
+	var prev []byte
+	for at := 0; at < len(data); {
+		start := at
+		for range 2 {
+			n, w := binary.Uvarint(data[at:])
+			if w <= 0 || n > uint64(len(data)-at-w) {
+				return nil, errBadJournal
+			}
+			at += w + int(n)
+		}
+		c.offs = append(c.offs, uint32(start))
+		k := c.key(len(c.offs) - 1)
+		if prev != nil && bytes.Compare(prev, k) >= 0 {
+			return nil, errBadJournal
+		}
+		prev = k
+	}
+	return c, nil
+}
+
+// mergeChunks calls fn with every entry of cs in key order; of equal keys
+// the newer group's comes last.
+func mergeChunks(cs []*indexChunk, fn func(k, v []byte)) {
+	h := newChunkHeap(cs, nil, nil, nil)
+	for h.len() > 0 {
+		cur := &h.cur[0]
+		k, v := cur.c.entry(cur.i)
+		fn(k, v)
+		h.advance()
+	}
+}
+
+// chunkHeap walks several chunks' entries in key order, between lower
+// (inclusive) and upper (exclusive) when they are set, in the chunks that
+// may hold index prefix when it is set.
+type chunkHeap struct {
+	cur   []chunkCursor
+	upper []byte
+}
+
+type chunkCursor struct {
+	c   *indexChunk
+	i   int
+	key []byte
+	seq int // the chunk's position: of equal keys the older comes first
+}
+
+func newChunkHeap(cs []*indexChunk, prefix, lower, upper []byte) *chunkHeap {
+	h := &chunkHeap{upper: upper}
+	for seq, c := range cs {
+		if prefix != nil && !c.mayHold(prefix) {
+			continue
+		}
+		i := 0
+		if lower != nil {
+			i = c.search(lower)
+		}
+		if i < len(c.offs) && (upper == nil || bytes.Compare(c.key(i), upper) < 0) {
+			h.cur = append(h.cur, chunkCursor{c: c, i: i, key: c.key(i), seq: seq})
+		}
+	}
+	for i := len(h.cur)/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
+	return h
+}
+
+func (h *chunkHeap) len() int { return len(h.cur) }
+
+// top is the smallest key left; call only when len() > 0.
+func (h *chunkHeap) top() []byte { return h.cur[0].key }
+
+// advance moves past the smallest entry.
+func (h *chunkHeap) advance() {
+	c := &h.cur[0]
+	c.i++
+	if c.i < len(c.c.offs) {
+		c.key = c.c.key(c.i)
+		if h.upper == nil || bytes.Compare(c.key, h.upper) < 0 {
+			h.down(0)
+			return
+		}
+	}
+	last := len(h.cur) - 1
+	h.cur[0] = h.cur[last]
+	h.cur = h.cur[:last]
+	if last > 0 {
+		h.down(0)
+	}
+}
+
+func (h *chunkHeap) less(i, j int) bool {
+	if c := bytes.Compare(h.cur[i].key, h.cur[j].key); c != 0 {
+		return c < 0
+	}
+	return h.cur[i].seq < h.cur[j].seq
+}
+
+func (h *chunkHeap) down(i int) {
+	n := len(h.cur)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		m := l
+		if r := l + 1; r < n && h.less(r, l) {
+			m = r
+		}
+		if !h.less(m, i) {
+			return
+		}
+		h.cur[i], h.cur[m] = h.cur[m], h.cur[i]
+		i = m
+	}
+}
+
+// indexIter walks the index keys between two bounds in the store and among
+// the pending entries as one sorted sequence, each key once.
+type indexIter struct {
+	it   *pebble.Iterator
+	tail *chunkHeap
+	pOK  bool   // the store iterator is on a key
+	key  []byte // the current key
+	src  int    // where key came from: srcStore, srcTail or both
+}
+
+const (
+	srcStore = 1 << iota
+	srcTail
+)
+
+// newIndexIter opens the walk over [lower, upper), which holds only keys
+// under index prefix when it is set. It reads the pending entries before it
+// opens the store's iterator (see view).
+func newIndexIter(p *pendingIndex, prefix, lower, upper []byte, open func(*pebble.IterOptions) (*pebble.Iterator, error)) (*indexIter, error) {
+	tail := newChunkHeap(p.view(), prefix, lower, upper)
+	it, err := open(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return nil, err
+	}
+	return &indexIter{it: it, tail: tail}, nil
+}
+
+func (m *indexIter) First() bool {
+	m.pOK = m.it.First()
+	return m.pick()
+}
+
+func (m *indexIter) Next() bool {
+	if m.src&srcStore != 0 {
+		m.pOK = m.it.Next()
+	}
+	if m.src&srcTail != 0 {
+		m.tail.advance()
+	}
+	return m.pick()
+}
+
+func (m *indexIter) pick() bool {
+	tOK := m.tail.len() > 0
+	switch {
+	case m.pOK && tOK:
+		pk, tk := m.it.Key(), m.tail.top()
+		switch c := bytes.Compare(pk, tk); {
+		case c < 0:
+			m.key, m.src = pk, srcStore
+		case c > 0:
+			m.key, m.src = tk, srcTail
+		default:
+			m.key, m.src = pk, srcStore|srcTail
+		}
+	case m.pOK:
+		m.key, m.src = m.it.Key(), srcStore
+	case tOK:
+		m.key, m.src = m.tail.top(), srcTail
+	default:
+		m.key, m.src = nil, 0
+		return false
+	}
+	return true
+}
+
+// Key is the current key; valid until the next move.
+func (m *indexIter) Key() []byte { return m.key }
+
+func (m *indexIter) Error() error { return m.it.Error() }
+
+func (m *indexIter) Close() error { return m.it.Close() }
+
+// drainJournal writes the index entries of log num's journal values into the
+// store and deletes the values, durably: what a crash left unflushed.
+func drainJournal(db *pebble.DB, num uint32) (int, error) {
+	lo := binary.BigEndian.AppendUint32([]byte{prefixJournal}, num)
+	hi := binary.BigEndian.AppendUint32([]byte{prefixJournal}, num+1)
+	if num == ^uint32(0) {
+		hi = []byte{prefixJournal + 1}
+	}
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return 0, err
+	}
+	defer it.Close()
+	var cs []*indexChunk
+	for ok := it.First(); ok; ok = it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return 0, err
+		}
+		c, err := parseChunk(bytes.Clone(it.Key()), bytes.Clone(v))
+		if err != nil {
+			return 0, fmt.Errorf("%w at %x", err, it.Key())
+		}
+		cs = append(cs, c)
+	}
+	if err := it.Error(); err != nil {
+		return 0, err
+	}
+	if len(cs) == 0 {
+		return 0, nil
+	}
+	b := db.NewBatch()
+	defer b.Close()
+	n := 0
+	mergeChunks(cs, func(k, v []byte) {
+		b.Set(k, v, nil)
+		n++
+	})
+	if err := b.DeleteRange(lo, hi, nil); err != nil {
+		return 0, err
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
