@@ -40,7 +40,7 @@ const prefixJournal = 'j'
 
 // When the flush runs.
 const (
-	flushGroups = 64       // groups waiting
+	flushGroups  = 64       // groups waiting
 	flushEntries = 64 << 10 // entries waiting
 	flushEvery   = 250 * time.Millisecond
 	maxGroups    = 1024 // beyond this a commit flushes before it returns
