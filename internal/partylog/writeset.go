@@ -58,6 +58,7 @@ type writeSet struct {
 	bound  []string      // keys whose bindings write put in the batch (Sealer.Bind)
 	sealed []byte        // the sealed records, one after another
 	pt     []byte        // scratch: one record's plaintext
+	kbuf   []byte        // scratch: one key
 }
 
 type recordRef struct {
@@ -257,39 +258,68 @@ func (w *writeSet) write(b *pebble.Batch, l *space, size int64, note, meta []byt
 	for _, h := range w.hashes {
 		copy(set(l.appendKey(kb[:0], prefixHash, uint64(h.x)), len(h.h)), h.h[:])
 	}
+	put := func(k, v []byte) { copy(set(k, len(v)), v) }
 	var c *indexChunk
-	if len(w.ids) > 0 || len(w.entries) > 0 {
-		c = &indexChunk{data: make([]byte, 0, w.isize), offs: make([]uint32, 0, len(w.ids)+len(w.entries))}
+	n := len(w.ids) + len(w.entries)
+	direct := n >= directEntries
+	if direct {
+		// A large group's entries, sorted, lie close enough together to
+		// insert cheaply as they are: they go straight into the batch.
+		w.writeIDs(l, put)
+	} else if n > 0 {
+		c = &indexChunk{data: make([]byte, 0, w.isize), offs: make([]uint32, 0, n)}
 		c.makeFilter(len(w.ids) + len(w.pairs))
-		slices.SortFunc(w.ids, func(x, y idRef) int { return strings.Compare(x.id, y.id) })
-		var ik []byte
-		var iv [idValueLen]byte
-		for _, r := range w.ids {
-			ik = l.appendIDKey(ik[:0], r.id)
-			binary.BigEndian.PutUint64(iv[:], uint64(r.index))
-			c.add(ik, iv[:])
-			c.note(ik)
-		}
-		w.sortEntries()
-		var xk []byte
-		for i, s := range w.sorted {
-			r := &w.records[s.rec]
-			prefix := w.prefix(s.pair)
+		w.writeIDs(l, func(k, v []byte) {
+			c.add(k, v)
+			c.note(k)
+		})
+		w.writeIndex(l, c.add)
+		for i, s := range w.sorted { // each (index, value) pair once
 			if i == 0 || w.sorted[i-1].pair != s.pair {
-				c.note(prefix)
+				c.note(w.prefix(s.pair))
 			}
-			xk = appendPosition(append(xk[:0], prefix...), r.t, l.num, r.index)
-			c.add(xk, nil)
 		}
 		c.jkey = l.key(prefixJournal, uint64(size))
 		copy(set(c.jkey, len(c.data)), c.data)
 	}
 	copy(set(l.appendKey(kb[:0], prefixMeta, 0), len(meta)), meta)
+	if direct {
+		w.writeIndex(l, put)
+	}
 	w.bound = nil
 	if l.sealer != nil && len(w.keys.list) > 0 {
 		w.bound = l.sealer.Bind(b, w.keys.list)
 	}
 	return c
+}
+
+// directEntries is the size of a group, in id and index entries, from
+// which its entries go straight into its batch rather than through the
+// pending index. Sorted, the entries of a few hundred events lie close
+// enough together in the memtable to insert cheaply, and the journal would
+// only add work: batches of 1,000 from four clients gave 119,000 events/s
+// through the journal and 129,000–131,000 direct.
+const directEntries = 2048
+
+// writeIDs calls put with the group's id entries in key order.
+func (w *writeSet) writeIDs(l *space, put func(k, v []byte)) {
+	slices.SortFunc(w.ids, func(x, y idRef) int { return strings.Compare(x.id, y.id) })
+	var iv [idValueLen]byte
+	for _, r := range w.ids {
+		w.kbuf = l.appendIDKey(w.kbuf[:0], r.id)
+		binary.BigEndian.PutUint64(iv[:], uint64(r.index))
+		put(w.kbuf, iv[:])
+	}
+}
+
+// writeIndex calls put with the group's query index entries in key order.
+func (w *writeSet) writeIndex(l *space, put func(k, v []byte)) {
+	w.sortEntries()
+	for _, s := range w.sorted {
+		r := &w.records[s.rec]
+		w.kbuf = appendPosition(append(w.kbuf[:0], w.prefix(s.pair)...), r.t, l.num, r.index)
+		put(w.kbuf, nil)
+	}
 }
 
 // sortEntries fills sorted with the index entries in key order: by pair,

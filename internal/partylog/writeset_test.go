@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"maps"
 	"slices"
 	"sync"
@@ -55,14 +56,23 @@ func wantIndexKeys(e *linkd.Event, num uint32, index int64) []string {
 // TestWriteSetWritesKeysInOrder checks that a group's batch holds every key
 // the layout asks for, and holds them in key order, which is what makes
 // Pebble's memtable inserts cheap.
+// TestWriteSetWritesKeysInOrder checks a small group, whose id and index
+// entries go into a journal value, and a large one, whose entries go
+// straight into the batch.
 func TestWriteSetWritesKeysInOrder(t *testing.T) {
+	for _, n := range []int{12, 400} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) { testWriteSetOrder(t, n) })
+	}
+}
+
+func testWriteSetOrder(t *testing.T, nEvents int) {
 	db, err := store.Open(t.TempDir(), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
 	l := &space{db: db, num: 3}
-	evs := events(12, 700)
+	evs := events(12, nEvents)
 	evs[5].EventType, evs[5].ShipmentEventTypeCode, evs[5].TransportEventTypeCode, evs[5].EquipmentEventTypeCode = "OTHER", "", "", ""
 	var w writeSet
 	w.reset()
@@ -91,7 +101,13 @@ func TestWriteSetWritesKeysInOrder(t *testing.T) {
 	want[string(l.checkpointKey(1700))] = true
 	want[string(l.metaKey())] = true
 	jkey := l.key(prefixJournal, 1700)
-	want[string(jkey)] = true
+	direct := len(w.ids)+len(w.entries) >= directEntries
+	if direct != (nEvents > 100) {
+		t.Fatalf("%d events make %d entries: the test means the group of 12 to go through the journal and the group of 400 not", nEvents, len(w.ids)+len(w.entries))
+	}
+	if !direct {
+		want[string(jkey)] = true
+	}
 
 	b := db.NewBatchWithSize(w.size)
 	defer b.Close()
@@ -143,6 +159,9 @@ func TestWriteSetWritesKeysInOrder(t *testing.T) {
 	}
 	if len(want) != 0 {
 		t.Fatalf("%d keys are in neither the batch nor its journal value, e.g. %q", len(want), slices.Collect(maps.Keys(want))[0])
+	}
+	if direct != (chunk == nil) {
+		t.Fatalf("a group of %d entries returned chunk %v", len(w.ids)+len(w.entries), chunk != nil)
 	}
 }
 
