@@ -244,6 +244,12 @@ func (r *reader) finish(s *segmentState, n1, n2 int) *Error {
 		s.elem = 0
 		return r.problem(s, kSyntax, "segment tag %s has components or repetitions", s.tag)
 	}
+	if s.tag == "UNA" && r.t.syntax == EDIFACT {
+		// The opening UNA is read before any segment; one later would be
+		// written back as service characters, not as a segment.
+		s.elem = 0
+		return r.problem(s, kUnexpected, "UNA (the service string advice) may only open the interchange; here it is segment %d", s.pos)
+	}
 	r.t.segs = append(r.t.segs, Segment{Tag: s.tag, Position: s.pos, Offset: s.start, Elements: elems[1:]})
 	return nil
 }
