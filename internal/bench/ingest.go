@@ -172,12 +172,7 @@ func ingestOne(ctx context.Context, dir string, s IngestScenario, events []linkd
 	if err != nil {
 		return IngestResult{}, err
 	}
-	closed := false
-	defer func() {
-		if !closed {
-			l.Close()
-		}
-	}()
+	defer l.Close() // after an error; Close is idempotent
 
 	runtime.GC()
 	per := len(events) / s.Clients
@@ -204,7 +199,6 @@ func ingestOne(ctx context.Context, dir string, s IngestScenario, events []linkd
 	wg.Wait()
 	// Closing writes what the log defers (its index entries), so the time
 	// covers all the work of the events acknowledged.
-	closed = true
 	if err := l.Close(); err != nil {
 		return IngestResult{}, err
 	}

@@ -110,9 +110,9 @@ func (p *pendingIndex) flushLogged() {
 // in memory and in their journal until the store is opened again.
 func (p *pendingIndex) close() {
 	p.once.Do(func() {
+		p.closed.Store(true) // no writer flushes from here on; run does the last
 		close(p.closing)
 		<-p.done
-		p.closed.Store(true)
 	})
 }
 
@@ -214,7 +214,8 @@ func (p *pendingIndex) flush() error {
 	return nil
 }
 
-// lookup returns the value of key among the pending entries.
+// lookupPending returns the value of key among the pending entries cs,
+// newest first.
 func lookupPending(cs []*indexChunk, key []byte) ([]byte, bool) {
 	for i := len(cs) - 1; i >= 0; i-- {
 		c := cs[i]
@@ -520,11 +521,8 @@ func (m *indexIter) Close() error { return m.it.Close() }
 // drainJournal writes the index entries of log num's journal values into the
 // store and deletes the values, durably: what a crash left unflushed.
 func drainJournal(db *pebble.DB, num uint32) (int, error) {
-	lo := binary.BigEndian.AppendUint32([]byte{prefixJournal}, num)
-	hi := binary.BigEndian.AppendUint32([]byte{prefixJournal}, num+1)
-	if num == ^uint32(0) {
-		hi = []byte{prefixJournal + 1}
-	}
+	rg := logRange(prefixJournal, num)
+	lo, hi := rg[0], rg[1]
 	it, err := db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
 		return 0, err

@@ -140,14 +140,19 @@ type reader interface {
 func (s *space) ranges() [][2][]byte {
 	var out [][2][]byte
 	for _, p := range []byte{prefixCheckpoint, prefixEvent, prefixHash, prefixID, prefixJournal, prefixMeta} {
-		lo := binary.BigEndian.AppendUint32([]byte{p}, s.num)
-		hi := []byte{p + 1}
-		if s.num < math.MaxUint32 {
-			hi = binary.BigEndian.AppendUint32([]byte{p}, s.num+1)
-		}
-		out = append(out, [2][]byte{lo, hi})
+		out = append(out, logRange(p, s.num))
 	}
 	return out
+}
+
+// logRange is the key range of log num's keys under prefix p.
+func logRange(p byte, num uint32) [2][]byte {
+	lo := binary.BigEndian.AppendUint32([]byte{p}, num)
+	hi := []byte{p + 1}
+	if num < math.MaxUint32 {
+		hi = binary.BigEndian.AppendUint32([]byte{p}, num+1)
+	}
+	return [2][]byte{lo, hi}
 }
 
 // isIndexKey reports whether k is one of this log's index entries:
