@@ -8,12 +8,13 @@ import (
 	"hash/maphash"
 	"log/slog"
 	"math/bits"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/linkd-dev/linkd/internal/store"
 )
 
 // The id and query index entries of a group are not inserted into the store
@@ -180,6 +181,12 @@ func (p *pendingIndex) flush() error {
 	b := p.db.NewBatchWithSize(flushBatchBytes + 64<<10)
 	defer func() { b.Close() }()
 	var err error
+	// Merging is background work and takes turns with Pebble's (see
+	// store.Turn); committing is not: a commit can wait for a memtable
+	// flush, which can wait for the turn.
+	var turn store.Turn
+	defer turn.Done()
+	turn.Yield()
 	mergeChunks(cs, func(k, v []byte) {
 		if err != nil {
 			return
@@ -188,17 +195,17 @@ func (p *pendingIndex) flush() error {
 		copy(op.Key, k)
 		copy(op.Value, v)
 		if b.Len() >= flushBatchBytes {
+			turn.Done()
 			if err = b.Commit(pebble.NoSync); err == nil {
 				b.Reset()
 			}
-			// On two cores a flush would otherwise hold a core for a
-			// scheduler slice (10 ms) while the writers wait for it.
-			runtime.Gosched()
+			turn.Yield()
 		}
 	})
 	if err != nil {
 		return fmt.Errorf("write index entries: %w", err)
 	}
+	turn.Done()
 	for _, c := range cs {
 		if err := b.Delete(c.jkey, nil); err != nil {
 			return err

@@ -51,6 +51,10 @@ func Open(dir string, o Options) (*pebble.DB, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	fs := o.FS
+	if fs == nil {
+		fs = vfs.Default
+	}
 	cache := pebble.NewCache(o.CacheBytes)
 	defer cache.Unref()
 	// Two memtables of 64 MiB hold as much as four of 32 MiB did, but flushes
@@ -63,7 +67,7 @@ func Open(dir string, o Options) (*pebble.DB, error) {
 		MemTableStopWritesThreshold: 2,
 		FormatMajorVersion:          pebble.FormatNewest,
 		Logger:                      slogAdapter{logger.With("component", "pebble")},
-		FS:                          o.FS,
+		FS:                          backgroundFS{fs},
 		MaxOpenFiles:                o.MaxOpenFiles,
 	}
 	// Bloom filters make the lookups of the write path (is this event id
