@@ -31,15 +31,20 @@ measures, for every event and every peer, the time from the origin's
 acknowledgement to the moment the peer has verified the frame holding it and
 made it queryable (durable and indexed).
 
+The default 30 seconds hold three memtable flushes of every store (about
+one every 9 seconds at 5,000 events/s). All the nodes store the same events,
+so they flush at the same moment: that is the load that sets p99, and a
+window too short to hold a flush measures less than steady state.
+
 The origin reaches one peer through a counting TCP proxy: the bytes on the
-wire between them (TLS, HTTP/2 and frames, both ways) are compared with the
+wire between them (TLS, HTTP/1.1 and frames, both ways) are compared with the
 canonical bytes of the events carried, to give the replication overhead.
 
 Then, unless --catchup 0, a second run takes one peer down, records
 --catchup events at the origin and restarts the peer: the rate at which it
 verifies and stores them is the catch-up rate.`,
 		Example: `  linkd bench propagation
-  linkd bench propagation --nodes 3,7 --rate 5000 --duration 10s --catchup 1000000`,
+  linkd bench propagation --nodes 3,7 --rate 5000 --duration 60s --catchup 1000000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var counts []int
@@ -93,7 +98,7 @@ verifies and stores them is the catch-up rate.`,
 	}
 	cmd.Flags().StringVar(&nodesFlag, "nodes", "3,7", "node counts to run, comma-separated (2 to 8)")
 	cmd.Flags().IntVar(&rate, "rate", 5000, "events per second the origin records")
-	cmd.Flags().DurationVar(&duration, "duration", 10*time.Second, "how long the origin records")
+	cmd.Flags().DurationVar(&duration, "duration", 30*time.Second, "how long the origin records (long enough for memtable flushes: see above)")
 	cmd.Flags().IntVar(&catchup, "catchup", 200_000, "events recorded while a peer is down (0 skips the catch-up run)")
 	cmd.Flags().StringVar(&dir, "dir", "", "where the nodes' directories go (default: the system temp dir; removed after)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the results as JSON")

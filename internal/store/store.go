@@ -1,8 +1,10 @@
 // Package store opens the Pebble database a node keeps everything in, with
 // options tuned for linkd's write path (batched appends, one fsync per batch)
-// and Pebble's log routed to slog. It also offers a file system that fails
-// syncs on demand, so tests can prove the write path never acknowledges what
-// was not made durable.
+// and Pebble's log routed to slog. Background work takes turns on at most
+// one processor fewer than the process has (Turn), so that flushes and
+// compactions never hold back the goroutines that serve the network. It
+// also offers a file system that fails syncs on demand, so tests can prove
+// the write path never acknowledges what was not made durable.
 package store
 
 import (
