@@ -8,8 +8,9 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
-// Background work (Pebble's flushes and compactions) may hold at most one
-// processor fewer than the process has, and at least one. Go's scheduler has no priorities: a flush that holds both
+// Background work (Pebble's flushes and compactions, the merging of the
+// party log's index flush) may hold at most one processor fewer than the
+// process has, and at least one. Go's scheduler has no priorities: a flush that holds both
 // of a 2-core machine's processors, or keeps a runnable goroutine queued on
 // each, leaves the network poller unread until the next scheduler tick
 // (10 ms), and every hop of a link round trip (TLS read, HTTP/2, handler,
@@ -34,8 +35,8 @@ const turnWait = 50 * time.Millisecond
 // Work that holds a slot must not wait for anything that may need one: a
 // batch committed while holding a slot can wait for a memtable flush, which
 // waits for the slot (the 50 ms bound turns that deadlock into a crawl). So
-// only table writes take turns; the party log's index flush commits batches
-// and only yields the processor between them.
+// the party log's index flush holds its turn while it merges and gives it up
+// around each commit.
 type Turn struct{ held bool }
 
 // Yield gives up the slot, if it is held, and takes one again, waiting for it
