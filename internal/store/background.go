@@ -69,8 +69,8 @@ func (t *Turn) Done() {
 }
 
 // backgroundFS gives every table file Pebble writes a Turn: a flush or a
-// compaction takes a slot with its first block and yields it after every
-// block, and gives it up while it waits on the disk.
+// compaction takes a slot after its first block, gives it up and takes one
+// again after every later block, and gives it up while it syncs or closes.
 type backgroundFS struct{ vfs.FS }
 
 func (f backgroundFS) Create(name string, c vfs.DiskWriteCategory) (vfs.File, error) {
