@@ -55,7 +55,7 @@ type ingestFlags struct {
 
 func (f *ingestFlags) add(cmd *cobra.Command, eventsHelp, example string) {
 	cmd.Flags().IntVar(&f.events, "events", 0, eventsHelp)
-	cmd.Flags().StringVar(&f.dir, "dir", "", "directory for the stores (default: a temporary directory, removed after)")
+	cmd.Flags().StringVar(&f.dir, "dir", "", "where the run's stores go: a fresh directory under it, removed after (default: the system temp dir)")
 	cmd.Flags().StringVar(&f.scenarios, "scenarios", "", "comma-separated BATCHxCLIENTS, e.g. "+example)
 	cmd.Flags().BoolVar(&f.json, "json", false, "print results as JSON")
 }

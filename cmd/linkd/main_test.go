@@ -78,6 +78,22 @@ func TestBenchIngestReportsEveryScenario(t *testing.T) {
 	}
 }
 
+// Runs into one --dir each get a fresh store (an earlier run's store holds
+// another key) and leave the directory as they found it.
+func TestBenchIngestRunsAgainInOneDir(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "mine"), []byte("keep"), 0o644)
+	for i := range 2 {
+		if code, _, stderr := run(t, "bench", "ingest", "--scenarios", "10x1", "--events", "50", "--dir", dir, "--json"); code != 0 {
+			t.Fatalf("run %d into the same --dir: exit %d: %s", i+1, code, stderr)
+		}
+	}
+	left, _ := os.ReadDir(dir)
+	if len(left) != 1 || left[0].Name() != "mine" {
+		t.Fatalf("--dir holds %v after the runs; want only what was there before", left)
+	}
+}
+
 // The README's quick start must work as written.
 func TestReadmeQuickStart(t *testing.T) {
 	readme, err := os.ReadFile("../../README.md")

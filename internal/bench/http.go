@@ -105,15 +105,11 @@ func HTTPIngest(ctx context.Context, cfg IngestConfig) ([]IngestResult, error) {
 	if cfg.Scenarios == nil {
 		cfg.Scenarios = DefaultHTTPIngest
 	}
-	dir := cfg.Dir
-	if dir == "" {
-		d, err := os.MkdirTemp("", "linkd-bench-http-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(d)
-		dir = d
+	dir, err := os.MkdirTemp(cfg.Dir, "linkd-bench-http-")
+	if err != nil {
+		return nil, err
 	}
+	defer os.RemoveAll(dir)
 	var out []IngestResult
 	for i, sc := range cfg.Scenarios {
 		events := cfg.Events

@@ -62,7 +62,7 @@ type IngestResult struct {
 
 // IngestConfig configures Ingest.
 type IngestConfig struct {
-	Dir       string           // where the stores go; "" means a temporary directory, removed after
+	Dir       string           // where the run's temporary directory goes ("" for the system's); removed after
 	Events    int              // events per scenario; 0 means DefaultIngestEvents (20,000 for batch 1 with one client)
 	Scenarios []IngestScenario // nil means DefaultIngest
 	Progress  io.Writer        // receives a line as each scenario starts; nil for none
@@ -74,15 +74,13 @@ func Ingest(ctx context.Context, cfg IngestConfig) ([]IngestResult, EventShape, 
 	if cfg.Scenarios == nil {
 		cfg.Scenarios = DefaultIngest
 	}
-	dir := cfg.Dir
-	if dir == "" {
-		d, err := os.MkdirTemp("", "linkd-bench-")
-		if err != nil {
-			return nil, EventShape{}, fmt.Errorf("bench: %w", err)
-		}
-		defer os.RemoveAll(d)
-		dir = d
+	// A fresh directory each run, under Dir if given: a store left by an
+	// earlier run holds another key and other events.
+	dir, err := os.MkdirTemp(cfg.Dir, "linkd-bench-ingest-")
+	if err != nil {
+		return nil, EventShape{}, fmt.Errorf("bench: %w", err)
 	}
+	defer os.RemoveAll(dir)
 	most := 0
 	for _, s := range cfg.Scenarios {
 		most = max(most, eventsFor(cfg, s))
