@@ -286,7 +286,7 @@ func (l *Log) loadIDs(size int64) error {
 	}
 	defer it.Close()
 	for ok := it.First(); ok; ok = it.Next() {
-		l.ids.Add(string(it.Key()[len(lower):]))
+		l.ids.AddBytes(it.Key()[len(lower):])
 	}
 	if err := it.Error(); err != nil {
 		return fmt.Errorf("open log: load event ids: %w", err)
