@@ -71,6 +71,11 @@ func (t *Turn) Done() {
 // backgroundFS gives every table file Pebble writes a Turn: a flush or a
 // compaction takes a slot after its first block, gives it up and takes one
 // again after every later block, and gives it up while it syncs or closes.
+//
+// A turn belongs to a file, so this holds only while a job writes one file
+// at a time. Pebble's value separation (off here) writes a blob file beside
+// each table: a per-file turn on both had each flush wait out turnWait for
+// the slot its own other file held, and ingest crawled.
 type backgroundFS struct{ vfs.FS }
 
 func (f backgroundFS) Create(name string, c vfs.DiskWriteCategory) (vfs.File, error) {
