@@ -9,7 +9,8 @@ import (
 // Bloom filter (a chain of filters, each twice the capacity of the last, ~1%
 // false positives each). A miss means the id is new, which is the answer for
 // almost every append, so the store is read only on a possible hit. At 10M
-// ids it takes 16 MiB (10 bits an id, rounded up to a power of two). It is owned by the sequencer goroutine.
+// ids it takes 16 MiB (10 bits an id, rounded up to a power of two). It is
+// owned by the sequencer goroutine.
 //
 // Each filter is blocked: an id's probes all fall in one 64-byte block, one
 // cache line, so adding or looking up an id misses the cache once rather
