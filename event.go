@@ -7,6 +7,7 @@ package linkd
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -77,6 +78,36 @@ type Event struct {
 	HLC               HLC             `json:"hlc,omitempty"` // hybrid logical clock stamp; set by the node
 	// Source is the legacy message a gateway translated the event from.
 	Source *Source `json:"source,omitempty"`
+}
+
+// Clone returns a deep copy of e: changing either one's lists or nested
+// parts leaves the other as it was. (Strings are immutable and shared.)
+func (e *Event) Clone() Event {
+	c := *e
+	c.References = slices.Clone(e.References)
+	c.Parties = slices.Clone(e.Parties)
+	c.Visibility = slices.Clone(e.Visibility)
+	c.Residency = slices.Clone(e.Residency)
+	c.CausedBy = slices.Clone(e.CausedBy)
+	c.Inventory = clonePtr(e.Inventory)
+	c.Attestation = clonePtr(e.Attestation)
+	c.EventLocation = clonePtr(e.EventLocation)
+	c.Source = clonePtr(e.Source)
+	if e.TransportCall != nil {
+		tc := *e.TransportCall
+		tc.Location = clonePtr(tc.Location)
+		tc.Vessel = clonePtr(tc.Vessel)
+		c.TransportCall = &tc
+	}
+	return c
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	c := *p
+	return &c
 }
 
 // Source is an event's lineage when the EDI gateway made it: the interchange

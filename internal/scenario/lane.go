@@ -259,7 +259,7 @@ func (l *Lane) Between(from, to time.Time) []Step {
 		for _, s := range l.sailing(k) {
 			for _, st := range s.steps {
 				if !st.At.Before(from) && st.At.Before(to) {
-					st.Event = cloneEvent(st.Event)
+					st.Event = st.Event.Clone()
 					out = append(out, st)
 				}
 			}
@@ -287,37 +287,6 @@ func (l *Lane) Between(from, to time.Time) []Step {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
 	return out
-}
-
-// cloneEvent copies e deeply: the calendar keeps its steps, and whoever
-// records one (a node stamps party lists in place) must not change them.
-func cloneEvent(e linkd.Event) linkd.Event {
-	e.References = slices.Clone(e.References)
-	e.Parties = slices.Clone(e.Parties)
-	e.Visibility = slices.Clone(e.Visibility)
-	e.Residency = slices.Clone(e.Residency)
-	e.CausedBy = slices.Clone(e.CausedBy)
-	if e.Inventory != nil {
-		inv := *e.Inventory
-		e.Inventory = &inv
-	}
-	if e.EventLocation != nil {
-		l := *e.EventLocation
-		e.EventLocation = &l
-	}
-	if tc := e.TransportCall; tc != nil {
-		c := *tc
-		if c.Location != nil {
-			l := *c.Location
-			c.Location = &l
-		}
-		if c.Vessel != nil {
-			v := *c.Vessel
-			c.Vessel = &v
-		}
-		e.TransportCall = &c
-	}
-	return e
 }
 
 // StockAt is the units of sku on hand at a centre by the calendar, as its
