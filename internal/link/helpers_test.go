@@ -89,10 +89,10 @@ func (n *testNode) start() {
 		t.Fatal(err)
 	}
 	var mgr *link.Manager
-	n.own, err = partylog.Open(n.db, partylog.Config{Self: n.party, SigningKey: n.skey,
-		OnCommit: func(partylog.CommitInfo) {
+	n.own, err = partylog.Open(n.db, partylog.Config{Self: n.party, SigningKey: n.skey, KeepEntries: true,
+		OnCommit: func(c partylog.CommitInfo) {
 			if mgr != nil {
-				mgr.Committed()
+				mgr.Committed(c.Entries)
 			}
 		}})
 	if err != nil {

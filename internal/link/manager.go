@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/linkd-dev/linkd/internal/partylog"
 	"github.com/linkd-dev/linkd/internal/peers"
 )
 
@@ -109,8 +110,11 @@ func samePeer(a, b peers.Peer) bool {
 		strings.Join(a.Party.Jurisdiction, ",") == strings.Join(b.Party.Jurisdiction, ",")
 }
 
-// Committed tells every sender that the log grew. Call it after each commit.
-func (m *Manager) Committed() {
+// Committed tells every sender that the log grew, and hands the outbox the
+// entries the commit added, if the log kept them (partylog.Config.KeepEntries).
+// Call it after each commit.
+func (m *Manager) Committed(entries []partylog.NewEntry) {
+	m.out.committed(entries)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, s := range m.senders {

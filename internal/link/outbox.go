@@ -10,14 +10,15 @@ import (
 	"github.com/linkd-dev/linkd/internal/tlog"
 )
 
-// outbox holds the newest entries of the node's own log, read from the store
-// and decoded once for every sender. Peers that keep up ask for the same
-// entries within moments of each commit; reading, opening and decoding them
-// once per peer was most of a sender's work.
+// outbox holds the newest entries of the node's own log, decoded once for
+// every sender: handed over by each commit (committed), or read from the
+// store when a sender asks for what it lacks. Peers that keep up ask for the
+// same entries within moments of each commit; reading, opening and decoding
+// them once per peer was most of a sender's work.
 //
 // It keeps one contiguous run of outboxEntries to twice that many entries,
-// ending at the newest entry a sender asked for. A sender behind the run (a
-// peer catching up) reads the store itself, so it neither waits for nor
+// ending at the newest entry committed or asked for. A sender behind the run
+// (a peer catching up) reads the store itself, so it neither waits for nor
 // evicts what the others need; one ahead of it begins a new run. Entries
 // never change once in the run: a log entry never changes, and an entry whose
 // payload is erased after it entered the run still reaches a peer that lags
@@ -98,15 +99,7 @@ func (o *outbox) run(ctx context.Context, own *partylog.Log, from, to int64) ([]
 		o.from, o.entries, end = from, nil, from
 	}
 	if to > end {
-		if int(to-o.from) > 2*outboxEntries {
-			// Keep the newest entries and everything this read needs, in a
-			// fresh array: readers may still hold views of the old one.
-			// Letting the run grow to twice its bound between trims keeps
-			// the copying to one entry per entry added.
-			drop := min(int(to-o.from)-outboxEntries, int(from-o.from))
-			o.entries = append(make([]outEntry, 0, 2*outboxEntries), o.entries[drop:]...)
-			o.from += int64(drop)
-		}
+		o.trim(to, from)
 		var err error
 		o.entries, err = appendEntries(ctx, o.entries, own, end, to)
 		if err != nil {
@@ -114,6 +107,49 @@ func (o *outbox) run(ctx context.Context, own *partylog.Log, from, to int64) ([]
 		}
 	}
 	return o.entries[from-o.from : to-o.from : to-o.from], nil
+}
+
+// trim makes room for the run to reach end, keeping the entries from keep
+// on. The run grows to twice its bound between trims, which keeps the
+// copying to one entry per entry added; the kept entries go to a fresh
+// array, as readers may still hold views of the old one.
+func (o *outbox) trim(end, keep int64) {
+	if int(end-o.from) > 2*outboxEntries {
+		drop := min(int(end-o.from)-outboxEntries, int(keep-o.from), len(o.entries))
+		o.entries = append(make([]outEntry, 0, 2*outboxEntries), o.entries[drop:]...)
+		o.from += int64(drop)
+	}
+}
+
+// committed adds entries the log just committed to the end of the run,
+// decoded already, so that no sender reads them from the store. Entries
+// that do not follow the run's end are left to be read when asked for.
+func (o *outbox) committed(entries []partylog.NewEntry) {
+	if len(entries) == 0 {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.entries) > 0 && entries[0].Index != o.from+int64(len(o.entries)) {
+		return
+	}
+	if n := len(entries); n > outboxEntries {
+		entries, o.entries = entries[n-outboxEntries:], nil
+	}
+	if len(o.entries) == 0 {
+		o.from = entries[0].Index
+	}
+	end := o.from + int64(len(o.entries)+len(entries))
+	o.trim(end, end-outboxEntries)
+	for i := range entries {
+		ne := &entries[i]
+		e := outEntry{leaf: ne.Leaf}
+		if ev := ne.Event; ev != nil && ne.Canon != nil {
+			e.salt, e.canon = ne.Salt, ne.Canon
+			e.origin, e.parties, e.visibility, e.residency = ev.Origin, ev.Parties, ev.Visibility, ev.Residency
+		}
+		o.entries = append(o.entries, e)
+	}
 }
 
 // appendEntries reads the entries [from, to) of own, decoding each payload,

@@ -122,6 +122,9 @@ func (n *Node) openLog(cfg Config, cert tls.Certificate, lc partylog.Config) (*p
 			json.Unmarshal(rec, &r)
 			return nil, linkd.Errorf(linkd.EConflict, "this store is a member's copy of cluster %s's log; run it with 'linkd node --cluster' (alone it would record a history the other members never saw)", r.Cluster)
 		}
+		// The feed and the link senders take each commit's new entries
+		// from memory. (A cluster's entries come through Raft instead.)
+		lc.KeepEntries = true
 		return partylog.Open(n.db, lc)
 	}
 	cc := cfg.Cluster

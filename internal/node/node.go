@@ -121,10 +121,10 @@ func Open(cfg Config, logger *slog.Logger) (n *Node, err error) {
 		OnCommit: func(c partylog.CommitInfo) {
 			n.metrics.ObserveCommit(c.Events, c.SyncDuration, c.Size)
 			if n.links != nil {
-				n.links.Committed()
+				n.links.Committed(c.Entries)
 			}
 			if n.feed != nil {
-				n.feed.Notify()
+				n.feed.Recorded(party.ID, c.Entries)
 			}
 		},
 	})

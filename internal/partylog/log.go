@@ -54,6 +54,12 @@ type Config struct {
 	// every later group wait for it: keep it to a few counter updates, never
 	// I/O or a lock held for long elsewhere. Nil means no callback.
 	OnCommit func(CommitInfo)
+	// KeepEntries hands each group's new entries to OnCommit
+	// (CommitInfo.Entries), events decoded, so that whoever reads the newest
+	// entries next (the node's feed, its link senders) takes them from
+	// memory rather than reading and decoding them from the store again.
+	// Append then keeps a copy of each event it is given.
+	KeepEntries bool
 	// Sealer, if not nil, encrypts the records of events that belong to a
 	// shipment under the shipment's key, so erasing the shipment destroys
 	// them here (crypto-shredding). Appends of an erased shipment's events
@@ -67,6 +73,19 @@ type CommitInfo struct {
 	Requests     int           // Append calls the group answered, including rejected ones and duplicates
 	SyncDuration time.Duration // time spent waiting for the fsync
 	Size         int64         // the log's size after the group
+	// Entries are the group's new entries in log order, the last at index
+	// Size-1, when Config.KeepEntries is set; nil otherwise. They are
+	// shared: never modify them.
+	Entries []NewEntry
+}
+
+// NewEntry is one entry a group commit added: its index, leaf, salt and
+// canonical encoding, and the event as recorded (stamped with its origin and
+// clock). Salt, Canon and Event are nil for an entry stored as its
+// commitment only.
+type NewEntry struct {
+	RawEntry
+	Event *linkd.Event
 }
 
 // Log is one party's log. All methods are safe for concurrent use.
@@ -81,6 +100,7 @@ type Log struct {
 	logger   *slog.Logger
 	maxGroup int
 	onCommit func(CommitInfo)
+	keep     bool // Config.KeepEntries
 
 	reqs    chan *request      // unbuffered: a send succeeds only when the sequencer takes it
 	spare   chan *pebble.Batch // synced batches for reuse
@@ -136,8 +156,9 @@ type entry struct {
 	booking, bl, container string
 	typ                    linkd.EventType
 	code, location         string
-	t                      uint64 // timeKey of the event time
-	key                    string // the shipment key its record is sealed under (Config.Sealer); "" for none
+	t                      uint64       // timeKey of the event time
+	key                    string       // the shipment key its record is sealed under (Config.Sealer); "" for none
+	ev                     *linkd.Event // a copy of the event, with Config.KeepEntries; nil otherwise
 }
 
 // newEntry makes the entry of e, whose canonical encoding is canon.
@@ -157,7 +178,8 @@ type group struct {
 	size   int64
 	note   []byte
 	cp     linkd.Checkpoint
-	bound  []string // shipment keys whose bindings the batch carries
+	bound  []string   // shipment keys whose bindings the batch carries
+	added  []NewEntry // with Config.KeepEntries
 }
 
 // Open opens the log in db, recovering its state from what is durable, and
@@ -210,6 +232,7 @@ func open(db *pebble.DB, cfg Config) (*Log, error) {
 		signer: signer, verifier: verifier, vkey: vkey,
 		logger:   logger.With("party", cfg.Self.ID),
 		onCommit: cfg.OnCommit,
+		keep:     cfg.KeepEntries,
 		maxGroup: maxGroup,
 		reqs:     make(chan *request),
 		synced:   make(chan *group, 8),
@@ -373,6 +396,10 @@ func (l *Log) AppendNotify(ctx context.Context, events []linkd.Event, committed 
 		if l.sealer != nil {
 			r.events[i].key = l.sealer.KeyID(&e)
 		}
+		if l.keep {
+			c := e.Clone() // the caller may reuse its events once Append returns
+			r.events[i].ev = &c
+		}
 	}
 	select {
 	case l.reqs <- r:
@@ -476,6 +503,9 @@ func (l *Log) commit(g *group, n int, prev *group) {
 	}
 	l.salts = slices.Grow(l.salts[:0], n*linkd.SaltSize)[:n*linkd.SaltSize]
 	salts := l.salts
+	if l.keep {
+		salts = make([]byte, n*linkd.SaltSize) // OnCommit's entries keep theirs
+	}
 	if _, err := rand.Read(salts); err != nil {
 		l.stop(fmt.Errorf("read salts: %w", err))
 		failGroup(g, l.stopErr())
@@ -529,6 +559,10 @@ func (l *Log) commit(g *group, n int, prev *group) {
 				break
 			}
 			w.event(e, idx, leaf, salt)
+			if e.ev != nil {
+				e.ev.HLC = hlc
+				g.added = append(g.added, NewEntry{RawEntry{Index: idx, Leaf: leaf, Salt: salt, Canon: e.canon}, e.ev})
+			}
 			pending[e.id] = pendingID{idx, leaf, e.canon}
 			l.ids.Add(e.id)
 			r.acks[i] = linkd.Ack{EventID: e.id, LogIndex: idx, LeafHash: base64.StdEncoding.EncodeToString(leaf[:])}
@@ -552,10 +586,17 @@ func (l *Log) commit(g *group, n int, prev *group) {
 		failGroup(g, l.stopErr())
 		return
 	}
-	if _, err := w.seal(l.sealer, true); err != nil { // ensureKeys made the keys
+	erased, err := w.seal(l.sealer, true) // ensureKeys made the keys
+	if err != nil {
 		l.stop(err)
 		failGroup(g, l.stopErr())
 		return
+	}
+	for _, x := range erased {
+		// Stored as its commitment only (its key was destroyed meanwhile).
+		if i := x - start; i >= 0 && i < int64(len(g.added)) {
+			g.added[i].Salt, g.added[i].Canon, g.added[i].Event = nil, nil, nil
+		}
 	}
 	var meta [16]byte
 	binary.BigEndian.PutUint64(meta[:8], uint64(size))
@@ -788,7 +829,7 @@ func (l *Log) sync() {
 					}
 				}
 				if l.onCommit != nil {
-					l.onCommit(CommitInfo{Events: int(g.size - prev), Requests: len(g.reqs), SyncDuration: took, Size: g.size})
+					l.onCommit(CommitInfo{Events: int(g.size - prev), Requests: len(g.reqs), SyncDuration: took, Size: g.size, Entries: g.added})
 				}
 			}
 		}

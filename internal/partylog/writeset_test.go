@@ -407,3 +407,71 @@ func TestCanonicalPrefixComparesContent(t *testing.T) {
 		}
 	}
 }
+
+// TestOnCommitHandsOverEntries checks that with KeepEntries each group's new
+// entries reach OnCommit as the store holds them: the same leaf, salt and
+// encoding, and an event that encodes to exactly those bytes, stamped and
+// untouched by what the caller does with its events afterwards.
+func TestOnCommitHandsOverEntries(t *testing.T) {
+	db, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	skey, _, _ := testKey(t)
+	var (
+		mu    sync.Mutex
+		added []NewEntry // guarded by mu
+	)
+	l, err := Open(db, Config{Self: terminal, SigningKey: skey, KeepEntries: true, OnCommit: func(c CommitInfo) {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(c.Entries) != c.Events || c.Entries[len(c.Entries)-1].Index != c.Size-1 {
+			t.Errorf("a commit of %d events up to size %d handed over %d entries", c.Events, c.Size, len(c.Entries))
+		}
+		added = append(added, c.Entries...)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx := context.Background()
+	first := events(61, 40)
+	batches := [][]linkd.Event{first, events(62, 3), first[5:9], append(events(63, 5), first[0])}
+	for _, batch := range batches {
+		if _, err := l.Append(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The caller reuses its events: the log's copies must not change.
+	for _, batch := range batches {
+		for i := range batch {
+			batch[i].Parties[0].Party = "someone-else"
+			batch[i].EventLocation = nil
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := 40 + 3 + 5; len(added) != want || l.Size() != int64(want) {
+		t.Fatalf("OnCommit handed over %d entries, the log holds %d; want %d (duplicates are not new)", len(added), l.Size(), want)
+	}
+	i := 0
+	err = l.ReadRange(ctx, 0, l.Size(), func(re *RawEntry) error {
+		got := added[i]
+		i++
+		switch {
+		case got.Index != re.Index || got.Leaf != re.Leaf:
+			t.Errorf("entry %d: handed over index %d leaf %x; the store has index %d leaf %x", re.Index, got.Index, got.Leaf, re.Index, re.Leaf)
+		case !bytes.Equal(got.Salt, re.Salt) || !bytes.Equal(got.Canon, re.Canon):
+			t.Errorf("entry %d: the salt or encoding handed over is not the stored one", re.Index)
+		case got.Event == nil || !bytes.Equal(linkd.AppendCanonical(nil, got.Event), re.Canon):
+			t.Errorf("entry %d: the event handed over does not encode to the stored bytes: %+v", re.Index, got.Event)
+		case got.Event.HLC == 0 || got.Event.Origin != terminal.ID:
+			t.Errorf("entry %d: the event handed over is not stamped: origin %q, clock %d", re.Index, got.Event.Origin, got.Event.HLC)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

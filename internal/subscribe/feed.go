@@ -32,10 +32,10 @@ type Checkpoint struct {
 // feed in the same batch that makes it durable, and a reader's cursor says
 // how far it got, so a crash between the commit and a delivery only means
 // the delivery happens after the restart. The newest entries of each log are
-// kept decoded, shared by the readers that keep up: the events of frames a
-// replica applied (Applied) reach them without being read back from the
-// store at all, and what one reader reads from the store the next finds in
-// memory.
+// kept decoded, shared by the readers that keep up: the events the node
+// records (Recorded) and those of frames a replica applied (Applied) reach
+// them without being read back from the store at all, and what one reader
+// reads from the store the next finds in memory.
 type Feed struct {
 	logs *partylog.Logs
 
@@ -67,7 +67,8 @@ func NewFeed(logs *partylog.Logs) *Feed {
 }
 
 // Notify tells readers that some log grew. Call it after every commit of
-// the own log and every applied frame of a replica.
+// the own log and every applied frame of a replica (Recorded and Applied
+// call it).
 func (f *Feed) Notify() {
 	f.mu.Lock()
 	close(f.wake)
@@ -90,6 +91,21 @@ func (f *Feed) Applied(party string, res partylog.ApplyResult) {
 			}
 		}
 		f.run(party).add(from, evs)
+	}
+	f.Notify()
+}
+
+// Recorded tells readers that party's log (the node's own) committed
+// entries, and keeps their events (partylog.CommitInfo.Entries) as Applied
+// keeps a replica's, so that no reader reads and decodes them from the store
+// again. Call it after every commit of the own log, in place of Notify.
+func (f *Feed) Recorded(party string, entries []partylog.NewEntry) {
+	if len(entries) > 0 {
+		evs := make([]*linkd.Event, len(entries))
+		for i := range entries {
+			evs[i] = entries[i].Event
+		}
+		f.run(party).add(entries[0].Index, evs)
 	}
 	f.Notify()
 }

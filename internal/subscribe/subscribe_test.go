@@ -78,10 +78,10 @@ func (f *fixture) open() {
 		t.Fatal(err)
 	}
 	var feed *subscribe.Feed
-	f.log, err = partylog.Open(db, partylog.Config{Self: scenario.Terminal, SigningKey: f.skey,
-		OnCommit: func(partylog.CommitInfo) {
+	f.log, err = partylog.Open(db, partylog.Config{Self: scenario.Terminal, SigningKey: f.skey, KeepEntries: true,
+		OnCommit: func(c partylog.CommitInfo) {
 			if feed != nil {
-				feed.Notify()
+				feed.Recorded(scenario.Terminal.ID, c.Entries)
 			}
 		}})
 	if err != nil {
