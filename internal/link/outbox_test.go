@@ -21,6 +21,12 @@ import (
 // node's does, and appends n events on bookings BKG-A and BKG-B by turns, in
 // batches of batch.
 func sealedLog(t *testing.T, n, batch int) (*partylog.Log, *shred.Keys) {
+	return sealedLogInto(t, n, []int{batch}, nil)
+}
+
+// sealedLogInto is sealedLog with batches of the sizes given, by turns, and,
+// if o is not nil, each commit's entries handed to o as a node hands them.
+func sealedLogInto(t *testing.T, n int, batches []int, o *outbox) (*partylog.Log, *shred.Keys) {
 	t.Helper()
 	skey, _, err := tlog.GenerateKey(linkd.LogOrigin(scenario.Terminal.ID))
 	if err != nil {
@@ -35,7 +41,12 @@ func sealedLog(t *testing.T, n, batch int) (*partylog.Log, *shred.Keys) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := partylog.Open(db, partylog.Config{Self: scenario.Terminal, SigningKey: skey, Sealer: docs.EventSealer{Keys: keys}})
+	cfg := partylog.Config{Self: scenario.Terminal, SigningKey: skey, Sealer: docs.EventSealer{Keys: keys}}
+	if o != nil {
+		cfg.KeepEntries = true
+		cfg.OnCommit = func(c partylog.CommitInfo) { o.committed(c.Entries) }
+	}
+	l, err := partylog.Open(db, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,8 +56,8 @@ func sealedLog(t *testing.T, n, batch int) (*partylog.Log, *shred.Keys) {
 		db.Close()
 	})
 	g := scenario.NewGenerator(5, time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC))
-	for done := 0; done < n; done += batch {
-		evs := g.Batch(min(batch, n-done))
+	for done, i := 0, 0; done < n; done, i = done+batches[i%len(batches)], i+1 {
+		evs := g.Batch(min(batches[i%len(batches)], n-done))
 		for i := range evs {
 			evs[i].CarrierBookingReference = []string{"BKG-A", "BKG-B"}[(done+i)%2]
 		}
@@ -117,6 +128,34 @@ func TestOutboxHandsEverySenderTheStoredEntries(t *testing.T) {
 	checkRead(t, &o, l, 1000, 1250)   // the run restarts behind the head...
 	checkRead(t, &o, l, n-300, n-250) // ...and again ahead of it
 	checkRead(t, &o, l, 1250, 1251)
+}
+
+// TestOutboxTakesCommittedEntries: the entries each commit hands over fill
+// the run without a read of the store, even a commit larger than the run,
+// and senders keeping up, lagging or far behind get exactly what the store
+// holds.
+func TestOutboxTakesCommittedEntries(t *testing.T) {
+	var o outbox
+	n := 2*outboxEntries + 3000 + 700
+	l, _ := sealedLogInto(t, n, []int{1, 250, 3000, 7}, &o)
+	o.mu.Lock()
+	from, held := o.from, len(o.entries)
+	o.mu.Unlock()
+	if end := from + int64(held); end != l.Size() || held < outboxEntries || held > 2*outboxEntries {
+		t.Fatalf("after the commits the run holds %d entries up to %d; want %d to %d entries up to the log's size %d",
+			held, end, outboxEntries, 2*outboxEntries, l.Size())
+	}
+	checkRead(t, &o, l, from, l.Size()) // keeping up: from the commits
+	checkRead(t, &o, l, from+10, from+300)
+	checkRead(t, &o, l, 0, 300) // far behind: from the store
+	// A commit that does not follow the run is left for a read to fetch.
+	o.committed([]partylog.NewEntry{{RawEntry: partylog.RawEntry{Index: l.Size() + 5}}})
+	o.mu.Lock()
+	end := o.from + int64(len(o.entries))
+	o.mu.Unlock()
+	if end != l.Size() {
+		t.Fatalf("an entry past a gap joined the run, which now ends at %d", end)
+	}
 }
 
 // TestOutboxForgetsErasedPayloads: once a shipment's key is destroyed and
