@@ -232,20 +232,28 @@ func countKeys(t *testing.T, db *pebble.DB, lower, upper []byte) int {
 	return n
 }
 
-// TestOnCommitReportsEachDurableGroup checks that OnCommit sees every group
-// that wrote events, with the events it appended and the log's size after it.
-func TestOnCommitReportsEachDurableGroup(t *testing.T) {
+// openWithOnCommit opens cfg's log (its OnCommit, KeepEntries) for the
+// terminal in a fresh store, closed when the test ends; the caller closes
+// the log.
+func openWithOnCommit(t *testing.T, cfg Config) (*Log, error) {
 	db, err := store.Open(t.TempDir(), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	skey, _, _ := testKey(t)
+	t.Cleanup(func() { db.Close() })
+	cfg.Self = terminal
+	cfg.SigningKey, _, _ = testKey(t)
+	return Open(db, cfg)
+}
+
+// TestOnCommitReportsEachDurableGroup checks that OnCommit sees every group
+// that wrote events, with the events it appended and the log's size after it.
+func TestOnCommitReportsEachDurableGroup(t *testing.T) {
 	var (
 		mu    sync.Mutex
 		infos []CommitInfo // guarded by mu
 	)
-	l, err := Open(db, Config{Self: terminal, SigningKey: skey, OnCommit: func(c CommitInfo) {
+	l, err := openWithOnCommit(t, Config{OnCommit: func(c CommitInfo) {
 		mu.Lock()
 		infos = append(infos, c)
 		mu.Unlock()
@@ -413,17 +421,11 @@ func TestCanonicalPrefixComparesContent(t *testing.T) {
 // encoding, and an event that encodes to exactly those bytes, stamped and
 // untouched by what the caller does with its events afterwards.
 func TestOnCommitHandsOverEntries(t *testing.T) {
-	db, err := store.Open(t.TempDir(), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	skey, _, _ := testKey(t)
 	var (
 		mu    sync.Mutex
 		added []NewEntry // guarded by mu
 	)
-	l, err := Open(db, Config{Self: terminal, SigningKey: skey, KeepEntries: true, OnCommit: func(c CommitInfo) {
+	l, err := openWithOnCommit(t, Config{KeepEntries: true, OnCommit: func(c CommitInfo) {
 		mu.Lock()
 		defer mu.Unlock()
 		if len(c.Entries) != c.Events || c.Entries[len(c.Entries)-1].Index != c.Size-1 {
