@@ -144,9 +144,8 @@ func (o *outbox) committed(entries []partylog.NewEntry) {
 	for i := range entries {
 		ne := &entries[i]
 		e := outEntry{leaf: ne.Leaf}
-		if ev := ne.Event; ev != nil && ne.Canon != nil {
-			e.salt, e.canon = ne.Salt, ne.Canon
-			e.origin, e.parties, e.visibility, e.residency = ev.Origin, ev.Parties, ev.Visibility, ev.Residency
+		if ne.Event != nil && ne.Canon != nil {
+			e.carry(ne.Salt, ne.Canon, ne.Event)
 		}
 		o.entries = append(o.entries, e)
 	}
@@ -201,7 +200,13 @@ func newOutEntry(re *partylog.RawEntry) (outEntry, error) {
 	if err != nil {
 		return e, fmt.Errorf("entry %d: %w", re.Index, err)
 	}
-	e.salt, e.canon = re.Salt, re.Canon
-	e.origin, e.parties, e.visibility, e.residency = ev.Origin, ev.Parties, ev.Visibility, ev.Residency
+	e.carry(re.Salt, re.Canon, &ev)
 	return e, nil
+}
+
+// carry gives e the payload of ev, with its salt and encoding, and what
+// shares reads of it.
+func (e *outEntry) carry(salt, canon []byte, ev *linkd.Event) {
+	e.salt, e.canon = salt, canon
+	e.origin, e.parties, e.visibility, e.residency = ev.Origin, ev.Parties, ev.Visibility, ev.Residency
 }
