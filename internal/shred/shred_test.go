@@ -354,3 +354,63 @@ func putBackSlot(t *testing.T, dir string, key []byte) {
 		t.Fatal(err)
 	}
 }
+
+// TestCipherCacheIsBounded: sealing under more keys than the cipher cache
+// holds keeps it at its bound, and every record, whether its cipher was
+// evicted or kept, opens with its own key; a destroyed key refuses use
+// even when its cipher was cached.
+func TestCipherCacheIsBounded(t *testing.T) {
+	dir := t.TempDir()
+	db, err := store.Open(filepath.Join(dir, "store"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	k, err := shred.Open(db, filepath.Join(dir, "keys"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	ids := make([]string, shred.MaxCiphers+500)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("b:BKG%06d", i)
+	}
+	if gone, err := k.Ensure(ids); err != nil || len(gone) != 0 {
+		t.Fatalf("Ensure: %v, %v", gone, err)
+	}
+	// The bindings made durable in one batch, as the write path does
+	// (Seal would otherwise sync each binding by itself).
+	b := db.NewBatch()
+	bound := k.Bind(b, ids)
+	if err := b.Commit(pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	k.Bound(bound)
+	sealed := make([][]byte, len(ids))
+	for i, id := range ids {
+		if sealed[i], err = k.Seal(id, []byte("payload of "+id), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := k.CiphersHeld(); n != shred.MaxCiphers {
+		t.Errorf("%d ciphers held after sealing under %d keys, want the bound %d", n, len(ids), shred.MaxCiphers)
+	}
+	for i, id := range ids {
+		if pt, err := k.Open(id, sealed[i], nil); err != nil || string(pt) != "payload of "+id {
+			t.Fatalf("%s: %q, %v", id, pt, err)
+		}
+		if i > 0 {
+			if _, err := k.Open(ids[i-1], sealed[i], nil); err == nil {
+				t.Fatalf("the record sealed under %s opened with the key of %s", id, ids[i-1])
+			}
+		}
+	}
+	last := ids[len(ids)-1] // its cipher was just used, so it is cached
+	if err := k.Destroy(last); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Open(last, sealed[len(ids)-1], nil); !errors.Is(err, shred.ErrDestroyed) {
+		t.Errorf("a destroyed key with a cached cipher opened a record: %v", err)
+	}
+}
