@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 )
 
 // The canonical encoding of an event is the byte string its commitment and
@@ -228,11 +229,18 @@ var ErrNotCanonical = errors.New("not a canonical event encoding")
 
 // DecodeCanonical decodes the canonical encoding of an event. It accepts only
 // the exact bytes AppendCanonical produces for the result.
+//
+// Short strings come from a pooled cache shared with the JSON decoder
+// (stringCache): party ids, roles, codes, places and references repeat from
+// event to event, and each was an allocation of its own. The re-encoding
+// check writes into a pooled buffer.
 func DecodeCanonical(data []byte) (Event, error) {
 	if len(data) > MaxEventBytes {
 		return Event{}, fmt.Errorf("%w: %d bytes, over the %d-byte limit", ErrNotCanonical, len(data), MaxEventBytes)
 	}
-	d := decoder{data: data}
+	sc := scratches.Get().(*scratch)
+	defer sc.release()
+	d := decoder{data: data, cache: &sc.strs}
 	var e Event
 	version := d.byte()
 	if (version < canonicalVersion || version > canonicalExtended) && d.err == nil {
@@ -312,16 +320,18 @@ func DecodeCanonical(data []byte) (Event, error) {
 	if d.off != len(data) {
 		return Event{}, fmt.Errorf("%w: %d trailing bytes", ErrNotCanonical, len(data)-d.off)
 	}
-	if !bytes.Equal(AppendCanonical(make([]byte, 0, len(data)), &e), data) {
+	sc.canon = AppendCanonical(sc.canon[:0], &e)
+	if !bytes.Equal(sc.canon, data) {
 		return Event{}, fmt.Errorf("%w: does not re-encode to the same bytes", ErrNotCanonical)
 	}
 	return e, nil
 }
 
 type decoder struct {
-	data []byte
-	off  int
-	err  error
+	data  []byte
+	off   int
+	err   error
+	cache *stringCache
 }
 
 func (d *decoder) fail(format string, args ...any) {
@@ -365,9 +375,9 @@ func (d *decoder) str() string {
 		d.fail("string of %d bytes runs past the end", n)
 		return ""
 	}
-	s := string(d.data[d.off : d.off+int(n)])
+	b := d.data[d.off : d.off+int(n)]
 	d.off += int(n)
-	return s
+	return d.cache.get(b)
 }
 
 func (d *decoder) count() int {
@@ -410,16 +420,26 @@ func (d *decoder) location() *Location {
 	return &Location{d.str(), d.str(), d.str(), d.str(), d.str(), d.str()}
 }
 
+// time decodes a date-time from its bytes, with no string made for them:
+// AppendCanonical writes RFC 3339 (time.RFC3339Nano), which
+// time.Time.UnmarshalText reads, and the re-encoding check in
+// DecodeCanonical refuses any other spelling it might take.
 func (d *decoder) time() Time {
-	s := d.str()
-	if s == "" || d.err != nil {
+	n := d.uvarint()
+	if d.err != nil || n == 0 {
 		return Time{}
 	}
-	t, err := ParseTime(s)
-	if err != nil {
-		d.fail("bad date-time %q", clip(s))
+	if n > uint64(len(d.data)-d.off) {
+		d.fail("string of %d bytes runs past the end", n)
+		return Time{}
 	}
-	return t
+	b := d.data[d.off : d.off+int(n)]
+	d.off += int(n)
+	var t time.Time
+	if err := t.UnmarshalText(b); err != nil {
+		d.fail("bad date-time %q", clip(string(b)))
+	}
+	return Time{t}
 }
 
 func (d *decoder) uint64() uint64 {

@@ -77,6 +77,28 @@ func TestCanonicalRoundTrip(t *testing.T) {
 	}
 }
 
+// TestDecodeCanonicalOwnsItsStrings: the store and the link decode records
+// out of buffers they reuse, so a decoded event must not change when the
+// bytes it came from are overwritten, however its strings were made (the
+// shared cache of short ones or a copy of long ones).
+func TestDecodeCanonicalOwnsItsStrings(t *testing.T) {
+	events := generated(300)
+	for i := range events {
+		enc := linkd.AppendCanonical(nil, &events[i])
+		got, err := linkd.DecodeCanonical(enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.Marshal(&got)
+		for j := range enc {
+			enc[j] = 'Z'
+		}
+		if after, _ := json.Marshal(&got); !bytes.Equal(after, want) {
+			t.Fatalf("event %d changed with the bytes it was decoded from:\n%s\nwas\n%s", i, after, want)
+		}
+	}
+}
+
 func TestCanonicalSurvivesJSON(t *testing.T) {
 	// An event that goes out as JSON and comes back has the same canonical
 	// encoding, so its commitment verifies on the other side.
@@ -548,5 +570,26 @@ func TestAppendCanonicalID(t *testing.T) {
 		if wantBytes := linkd.AppendCanonical(bytes.Clone(prefix), &want); !bytes.Equal(got, wantBytes) {
 			t.Fatalf("event %d (origin of %d bytes): encoding differs from AppendCanonical with the derived id:\n got %x\nwant %x", i, len(e.Origin), got, wantBytes)
 		}
+	}
+}
+
+// BenchmarkDecodeCanonical decodes stored records, as a node does for every
+// event it receives from a peer and every event a query reads back.
+func BenchmarkDecodeCanonical(b *testing.B) {
+	events := generated(100)
+	records := make([][]byte, len(events))
+	size := 0
+	for i := range events {
+		records[i] = linkd.AppendCanonical(nil, &events[i])
+		size += len(records[i])
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(size / len(records)))
+	i := 0
+	for b.Loop() {
+		if _, err := linkd.DecodeCanonical(records[i%len(records)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
 	}
 }
