@@ -106,8 +106,8 @@ func appendCanonical(b []byte, e *Event, id, origin string, hlc HLC) ([]byte, in
 	b = appendStr(b, id)
 	b = appendStr(b, string(e.EventType))
 	b = appendStr(b, e.EventClassifierCode)
-	b = appendStr(b, e.EventDateTime.String())
-	b = appendStr(b, e.EventCreatedDateTime.String())
+	b = appendTime(b, e.EventDateTime)
+	b = appendTime(b, e.EventCreatedDateTime)
 	b = appendStr(b, e.ShipmentEventTypeCode)
 	b = appendStr(b, e.DocumentTypeCode)
 	b = appendStr(b, e.DocumentID)
@@ -220,6 +220,19 @@ func appendLocation(b []byte, l *Location) []byte {
 	b = appendStr(b, l.FacilityCodeListProvider)
 	b = appendStr(b, l.Latitude)
 	b = appendStr(b, l.Longitude)
+	return b
+}
+
+// appendTime appends t.String() as appendStr would, formatting straight
+// into b. time.RFC3339Nano text is at most 35 bytes (a few more for a year
+// past 9999), so its length prefix is the one byte kept for it.
+func appendTime(b []byte, t Time) []byte {
+	if t.IsZero() {
+		return append(b, 0)
+	}
+	at := len(b)
+	b = t.AppendFormat(append(b, 0), time.RFC3339Nano)
+	b[at] = byte(len(b) - at - 1)
 	return b
 }
 

@@ -77,6 +77,31 @@ func TestCanonicalRoundTrip(t *testing.T) {
 	}
 }
 
+// TestCanonicalTimes: a date-time is encoded as its RFC 3339 text with a
+// length prefix, at the longest (nanoseconds, an offset, the last 4-digit
+// year) and shortest (UTC, whole seconds), and a zero time as empty text.
+func TestCanonicalTimes(t *testing.T) {
+	for _, at := range []time.Time{
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.FixedZone("", -(11*3600+45*60))),
+		time.Date(2026, 11, 3, 8, 0, 0, 0, time.UTC),
+		time.Date(1, 1, 1, 0, 0, 0, 1, time.FixedZone("", 14*3600)),
+	} {
+		e := validTransport()
+		e.EventDateTime = linkd.Time{Time: at}
+		e.EventCreatedDateTime = linkd.Time{}
+		text := at.Format(time.RFC3339Nano)
+		enc := linkd.AppendCanonical(nil, &e)
+		want := append(append([]byte{byte(len(text))}, text...), 0) // the created time, zero, follows
+		if !bytes.Contains(enc, want) {
+			t.Errorf("%s: the encoding does not hold %q with its length before it and an empty created time after", text, want)
+		}
+		got, err := linkd.DecodeCanonical(enc)
+		if err != nil || !got.EventDateTime.Equal(at) || got.EventDateTime.String() != text || !got.EventCreatedDateTime.IsZero() {
+			t.Errorf("%s: decoded %s, created %s, %v", text, got.EventDateTime, got.EventCreatedDateTime, err)
+		}
+	}
+}
+
 // TestDecodeCanonicalOwnsItsStrings: the store and the link decode records
 // out of buffers they reuse, so a decoded event must not change when the
 // bytes it came from are overwritten, however its strings were made (the
