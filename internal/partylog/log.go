@@ -371,13 +371,17 @@ func (l *Log) AppendNotify(ctx context.Context, events []linkd.Event, committed 
 	// One buffer holds the canonical encodings of the request's events.
 	buf := make([]byte, 0, len(events)*canonGuess)
 	var derived map[string]int
+	// A copy of each event in turn, since the canonical encoding carries this
+	// log's origin; one for the request, as the sealer's KeyID makes it
+	// escape.
+	e := new(linkd.Event)
 	for i := range events {
-		e := events[i] // a copy: the canonical encoding carries this log's origin
+		*e = events[i]
 		e.Origin, e.HLC = l.self.ID, 0
 		start := len(buf)
 		// An event without an id gets DeriveEventID's, from the encoding
 		// the log keeps rather than one of its own.
-		buf, e.EventID = linkd.AppendCanonicalID(buf, &e)
+		buf, e.EventID = linkd.AppendCanonicalID(buf, e)
 		if events[i].EventID == "" {
 			if derived == nil {
 				derived = make(map[string]int)
@@ -392,9 +396,9 @@ func (l *Log) AppendNotify(ctx context.Context, events []linkd.Event, committed 
 			return nil, &linkd.Error{Code: linkd.ETooLarge, Message: fmt.Sprintf("event %d encodes to %d bytes; at most %d", i, n, linkd.MaxEventBytes)}
 		}
 		// If buf moves later, canon keeps the old array, which nothing writes again.
-		r.events[i] = newEntry(&e, buf[start:len(buf):len(buf)])
+		r.events[i] = newEntry(e, buf[start:len(buf):len(buf)])
 		if l.sealer != nil {
-			r.events[i].key = l.sealer.KeyID(&e)
+			r.events[i].key = l.sealer.KeyID(e)
 		}
 		if l.keep {
 			c := e.Clone() // the caller may reuse its events once Append returns
