@@ -20,6 +20,13 @@ import (
 // openKeys opens the keys of dir with a real Pebble; closeDB closes the
 // database, which the test's end does otherwise.
 func openKeys(t *testing.T, dir string) (k *shred.Keys, closeDB func()) {
+	k, _, closeDB = openKeysDB(t, dir)
+	return k, closeDB
+}
+
+// openKeysDB is openKeys that also returns the database, for tests that
+// write batches into it.
+func openKeysDB(t *testing.T, dir string) (k *shred.Keys, db *pebble.DB, closeDB func()) {
 	t.Helper()
 	db, err := store.Open(filepath.Join(dir, "store"), store.Options{})
 	if err != nil {
@@ -31,7 +38,7 @@ func openKeys(t *testing.T, dir string) (k *shred.Keys, closeDB func()) {
 	if k, err = shred.Open(db, filepath.Join(dir, "keys"), nil); err != nil {
 		t.Fatal(err)
 	}
-	return k, closeDB
+	return k, db, closeDB
 }
 
 // TestKeysDestroyIsFinal: a destroyed key is gone from disk, refuses every
@@ -360,17 +367,7 @@ func putBackSlot(t *testing.T, dir string, key []byte) {
 // evicted or kept, opens with its own key; a destroyed key refuses use
 // even when its cipher was cached.
 func TestCipherCacheIsBounded(t *testing.T) {
-	dir := t.TempDir()
-	db, err := store.Open(filepath.Join(dir, "store"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	k, err := shred.Open(db, filepath.Join(dir, "keys"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer k.Close()
+	k, db, _ := openKeysDB(t, t.TempDir())
 	ids := make([]string, shred.MaxCiphers+500)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("b:BKG%06d", i)
@@ -389,6 +386,7 @@ func TestCipherCacheIsBounded(t *testing.T) {
 	k.Bound(bound)
 	sealed := make([][]byte, len(ids))
 	for i, id := range ids {
+		var err error
 		if sealed[i], err = k.Seal(id, []byte("payload of "+id), nil); err != nil {
 			t.Fatal(err)
 		}
