@@ -23,6 +23,7 @@ import (
 type Sealer interface {
 	// KeyID names the key e's record is sealed under; "" keeps it in the
 	// clear (an event of no shipment, or one that must outlive erasure).
+	// It must not keep e, which Append reuses for the next event.
 	KeyID(e *linkd.Event) string
 	// Ensure makes keys for ids that have none, and returns those of ids
 	// whose keys were destroyed. A key it makes is durable once a batch
