@@ -379,18 +379,21 @@ func (d *decoder) uvarint() uint64 {
 	return v
 }
 
-func (d *decoder) str() string {
+func (d *decoder) str() string { return d.cache.get(d.field()) }
+
+// field returns the bytes of the next length-prefixed field, a view of data.
+func (d *decoder) field() []byte {
 	n := d.uvarint()
 	if d.err != nil {
-		return ""
+		return nil
 	}
 	if n > uint64(len(d.data)-d.off) {
 		d.fail("string of %d bytes runs past the end", n)
-		return ""
+		return nil
 	}
 	b := d.data[d.off : d.off+int(n)]
 	d.off += int(n)
-	return d.cache.get(b)
+	return b
 }
 
 func (d *decoder) count() int {
@@ -438,16 +441,10 @@ func (d *decoder) location() *Location {
 // time.Time.UnmarshalText reads, and the re-encoding check in
 // DecodeCanonical refuses any other spelling it might take.
 func (d *decoder) time() Time {
-	n := d.uvarint()
-	if d.err != nil || n == 0 {
+	b := d.field()
+	if len(b) == 0 {
 		return Time{}
 	}
-	if n > uint64(len(d.data)-d.off) {
-		d.fail("string of %d bytes runs past the end", n)
-		return Time{}
-	}
-	b := d.data[d.off : d.off+int(n)]
-	d.off += int(n)
 	var t time.Time
 	if err := t.UnmarshalText(b); err != nil {
 		d.fail("bad date-time %q", clip(string(b)))
