@@ -72,10 +72,10 @@ func (t *Turn) Done() {
 // compaction takes a slot after its first block, gives it up and takes one
 // again after every later block, and gives it up while it syncs or closes.
 //
-// A turn belongs to a file, so this holds only while a job writes one file
-// at a time. Pebble's value separation (off here) writes a blob file beside
-// each table: a per-file turn on both had each flush wait out turnWait for
-// the slot its own other file held, and ingest crawled.
+// A turn belongs to a file, so only tables (.sst) take turns: a job writes
+// one at a time. Pebble's value separation (off here; README, Performance)
+// writes a blob file beside each table, and a turn on both had each flush
+// wait out turnWait for the slot its own other file held.
 type backgroundFS struct{ vfs.FS }
 
 func (f backgroundFS) Create(name string, c vfs.DiskWriteCategory) (vfs.File, error) {
