@@ -28,6 +28,10 @@ import (
 //	                                           (see pendingIndex)
 //	'n' partyID                              → log number(4) of its replica
 //
+// Index entries and journal values are only ever scanned, never looked up
+// one by one, and the store's table filters leave them out
+// (store.ScanOnlyPrefixes); a lookup of one would still find it.
+//
 // Id entries written before the content digest left them are index(8)
 // contentDigest(32); reads accept both. An event's record already says what
 // its content is, and appends almost never repeat an id, so the digest was

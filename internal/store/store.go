@@ -15,7 +15,6 @@ import (
 	"syscall"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
@@ -72,12 +71,14 @@ func Open(dir string, o Options) (*pebble.DB, error) {
 		FS:                          backgroundFS{fs},
 		MaxOpenFiles:                o.MaxOpenFiles,
 	}
-	// Bloom filters make the lookups of the write path (is this event id
-	// new?) cheap: almost every such key is absent.
+	// Bloom filters make point lookups cheap: the write path's (is this
+	// event id new?), where almost every key is absent, and the tree hashes
+	// of proofs, which sit in one level of several. See pointFilter.
 	for i := range opts.Levels {
-		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+		opts.Levels[i].FilterPolicy = filter
 		opts.Levels[i].FilterType = pebble.TableFilter
 	}
+	opts.Filters = map[string]pebble.FilterPolicy{legacyFilter.Name(): legacyFilter}
 	// Flushes write L0 uncompressed. L0 tables live only until the next
 	// compaction, which reads them back and writes them compressed; snappy
 	// was about 40% of a flush's CPU.
