@@ -233,6 +233,15 @@ func TestCrashSIGKILL(t *testing.T) {
 		// checked against the tree of prevNote; its consistency with the
 		// recovered tree proves those leaves are still there, unchanged.
 		checkCrashAcks(t, h.log, out.acks, rng)
+		// Every event, acknowledged or not, has its id and time index
+		// entries in the store: made again from the records at open when
+		// the kill came before the index flush wrote them.
+		ids := countKeys(t, h.db, h.log.idKey(""), h.log.idKey("\xff"))
+		times := countKeys(t, h.db, indexPrefix(ByTime, ""), indexPrefix(ByTime, "\x01"))
+		if int64(ids) != size || int64(times) != size {
+			h.close()
+			t.Fatalf("run %d: after the reopen the store holds %d id and %d time index entries for %d events", run, ids, times, size)
+		}
 		for _, a := range out.acks {
 			if v, closer, err := h.db.Get(h.log.appendKey(nil, prefixEvent, uint64(a.index))); err == nil {
 				if isSealed(v) {

@@ -17,6 +17,10 @@ import (
 // index walks every log's events in event-time order.
 //
 //	'm' log                                  → size(8) lastHLC(8)
+//	'm' log 4                                → indexed size(8): the id and
+//	                                           index entries of every event
+//	                                           below it are in the store
+//	                                           (see pendingIndex)
 //	'h' log storedHashIndex(8)               → hash(32), for levels ≥ 1
 //	'e' log index(8)                         → leafHash(32) salt(32) canonical event,
 //	                                           or leafHash(32) alone in a replica that holds only the commitment
@@ -24,8 +28,9 @@ import (
 //	'i' log eventID                          → index(8)
 //	'x' kind value 0x00 time(8) log(4) index(8) → (empty)
 //	'j' log size(8)                          → the id and index entries of the group
-//	                                           that grew the log to size, until flushed
-//	                                           (see pendingIndex)
+//	                                           that grew the log to size, until flushed,
+//	                                           in stores written before the indexed size
+//	                                           (see drainJournal)
 //	'n' partyID                              → log number(4) of its replica
 //
 // Index entries and journal values are only ever scanned, never looked up
@@ -100,6 +105,12 @@ const (
 )
 
 func (l *space) metaKey() []byte { return l.key(prefixMeta, 0) }
+
+// indexedKey is the key of log num's indexed size.
+func indexedKey(num uint32) []byte {
+	k := binary.BigEndian.AppendUint32([]byte{prefixMeta}, num)
+	return binary.BigEndian.AppendUint64(k, 4)
+}
 
 func (l *space) key(prefix byte, n uint64) []byte { return l.appendKey(make([]byte, 0, 13), prefix, n) }
 

@@ -262,6 +262,9 @@ func (l *Log) recover() (linkd.HLC, error) {
 		return 0, fmt.Errorf("open log: read meta: %w", err)
 	}
 	if meta == nil {
+		if _, err := l.rebuildIndex(0); err != nil {
+			return 0, fmt.Errorf("open log: %w", err)
+		}
 		l.frontier = tlog.NewFrontier()
 		l.ids = newIDFilter(0)
 		return 0, nil
@@ -291,6 +294,11 @@ func (l *Log) recover() (linkd.HLC, error) {
 	}
 	l.frontier = f
 	l.durable, l.checkpoint, l.cp = size, note, cp
+	if n, err := l.rebuildIndex(size); err != nil {
+		return 0, fmt.Errorf("open log: make the index entries a crash left unwritten: %w", err)
+	} else if n > 0 {
+		l.logger.Info("made the index entries a crash left unwritten, from the event records", "events", n)
+	}
 	if err := l.loadIDs(size); err != nil {
 		return 0, err
 	}

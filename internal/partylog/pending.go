@@ -24,19 +24,22 @@ import (
 // rest of an append together. Instead, as search engines do with their
 // near-real-time index:
 //
-//   - the group's batch carries its entries as one journal value,
-//     'j' log size(8) → entries, in key order, so they are exactly as durable
-//     as the events they index;
-//   - once the batch is applied, the entries go to the store's pending index,
-//     where reads find them at once (a query right after an append sees it);
+//   - once a group's batch is applied, its entries go to the store's pending
+//     index, where reads find them at once (a query right after an append
+//     sees it);
 //   - a background flush merges the waiting groups' entries into one sorted
-//     run, inserts it in one NoSync batch, where consecutive keys are close
-//     and cheap to insert, and deletes their journal values in the same batch;
-//   - a log opened after a crash writes whatever journal values it finds
+//     run and inserts it in NoSync batches, where consecutive keys are close
+//     and cheap to insert; the last batch also records, for each log, the
+//     size through which its entries are in the store (indexedKey);
+//   - the entries are not written anywhere else first: they follow from the
+//     event records, which are durable. A log opened after a crash makes the
+//     entries of the records past its indexed size again (rebuildIndex)
 //     before it serves a read.
 //
-// A journal value is a sequence of uvarint(len key) key uvarint(len value)
-// value, keys ascending.
+// Stores written before the entries were rebuilt from records kept them in
+// journal values until the flush, 'j' log size(8) → entries; drainJournal
+// writes any such value a crash left. A journal value is a sequence of
+// uvarint(len key) key uvarint(len value) value, keys ascending.
 const prefixJournal = 'j'
 
 // When the flush runs.
@@ -122,11 +125,13 @@ func (p *pendingIndex) close() {
 // and in its journal.
 func (p *pendingIndex) halt() { p.halted.Store(true) }
 
-// publish makes an applied group's entries readable. It kicks the flush once
+// publish makes an applied group's entries readable. A chunk without
+// entries (a group that wrote its entries itself, or had none) is published
+// too: its flush moves the log's indexed size past it. It kicks the flush once
 // enough waits; when far too much waits (the flush cannot keep up or keeps
 // failing) it flushes itself, which holds the writer back.
 func (p *pendingIndex) publish(c *indexChunk) error {
-	if c == nil || len(c.offs) == 0 {
+	if c == nil {
 		return nil
 	}
 	p.mu.Lock()
@@ -158,8 +163,8 @@ func (p *pendingIndex) view() []*indexChunk {
 	return p.chunks
 }
 
-// flush writes every waiting group's entries into the store in key order
-// and deletes their journal values, in one batch.
+// flush writes every waiting group's entries into the store in key order,
+// and with the last of them each log's new indexed size.
 func (p *pendingIndex) flush() error {
 	p.flushMu.Lock()
 	defer p.flushMu.Unlock()
@@ -172,8 +177,10 @@ func (p *pendingIndex) flush() error {
 	}
 	// The sorted run goes in as several batches: a batch holds the commit
 	// pipeline while Pebble inserts it, and a writer's batch behind one
-	// large batch would wait for all of it. The journal values are deleted
-	// with the last; a crash before then leaves them to be written again.
+	// large batch would wait for all of it. The indexed sizes go in with the
+	// last: a crash before then leaves the entries to be made again from the
+	// records, and Pebble's WAL keeps batches in order, so a size never
+	// outlives a crash that the entries it vouches for did not.
 	n := 0
 	for _, c := range cs {
 		n += len(c.offs)
@@ -206,8 +213,16 @@ func (p *pendingIndex) flush() error {
 		return fmt.Errorf("write index entries: %w", err)
 	}
 	turn.Done()
+	// A log's chunks come in the order its groups committed, so the last
+	// one's size vouches for all before it.
+	indexed := map[uint32]int64{}
 	for _, c := range cs {
-		if err := b.Delete(c.jkey, nil); err != nil {
+		indexed[c.log] = max(indexed[c.log], c.size)
+	}
+	var v [8]byte
+	for num, size := range indexed {
+		binary.BigEndian.PutUint64(v[:], uint64(size))
+		if err := b.Set(indexedKey(num), v[:], nil); err != nil {
 			return err
 		}
 	}
@@ -238,11 +253,14 @@ func lookupPending(cs []*indexChunk, key []byte) ([]byte, bool) {
 	return nil, false
 }
 
-// indexChunk is one group's entries: its journal value, where each entry
-// starts in it, and a Bloom filter of its id keys and (index, value)
-// prefixes, so that a read skips the groups that cannot hold what it seeks.
+// indexChunk is one group's entries, encoded as a journal value was (see
+// above), where each entry starts in it, and a Bloom filter of its id keys
+// and (index, value) prefixes, so that a read skips the groups that cannot
+// hold what it seeks. log and size name the group: the one that grew log
+// number log to size.
 type indexChunk struct {
-	jkey   []byte
+	log    uint32
+	size   int64
 	data   []byte
 	offs   []uint32
 	filter []uint64 // nil: may hold anything
@@ -333,8 +351,8 @@ var (
 
 // parseChunk reads a journal value back into a chunk, checking that it is
 // well formed and in key order.
-func parseChunk(jkey, data []byte) (*indexChunk, error) {
-	c := &indexChunk{jkey: jkey, data: data}
+func parseChunk(data []byte) (*indexChunk, error) {
+	c := &indexChunk{data: data}
 	var prev []byte
 	for at := 0; at < len(data); {
 		start := at
@@ -526,7 +544,8 @@ func (m *indexIter) Error() error { return m.it.Error() }
 func (m *indexIter) Close() error { return m.it.Close() }
 
 // drainJournal writes the index entries of log num's journal values into the
-// store and deletes the values, durably: what a crash left unflushed.
+// store and deletes the values, durably: what a crash left unflushed in a
+// store written before the entries were made again from the records.
 func drainJournal(db *pebble.DB, num uint32) (int, error) {
 	rg := logRange(prefixJournal, num)
 	lo, hi := rg[0], rg[1]
@@ -541,7 +560,7 @@ func drainJournal(db *pebble.DB, num uint32) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		c, err := parseChunk(bytes.Clone(it.Key()), bytes.Clone(v))
+		c, err := parseChunk(bytes.Clone(v))
 		if err != nil {
 			return 0, fmt.Errorf("%w at %x", err, it.Key())
 		}

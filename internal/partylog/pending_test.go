@@ -12,13 +12,167 @@ import (
 	"github.com/linkd-dev/linkd"
 )
 
-// TestJournalReplayedOnOpen stops the index flush, as a crash before it
-// would, and reopens: the entries come back from their journal values, so
-// every query and id lookup answers as before, and no journal value is left.
+// TestIndexRebuiltFromRecordsOnOpen stops the index flush partway, as a
+// crash would, and reopens: the entries the flush never wrote are made again
+// from the event records, sealed or in the clear, so the store holds exactly
+// the index keys of the events, every query and id lookup answers as before,
+// and repeated events are found as duplicates. A shipment erased before the
+// reopen stays out of the rebuilt index.
+func TestIndexRebuiltFromRecordsOnOpen(t *testing.T) {
+	for _, sealed := range []bool{false, true} {
+		t.Run(map[bool]string{false: "clear", true: "sealed"}[sealed], func(t *testing.T) {
+			testIndexRebuilt(t, sealed)
+		})
+	}
+}
+
+func testIndexRebuilt(t *testing.T, sealed bool) {
+	h := &harness{t: t, dir: t.TempDir()}
+	h.skey, h.vkey, _ = testKey(t)
+	if sealed {
+		h.keysDir = t.TempDir()
+	}
+	h.open()
+	t.Cleanup(h.close)
+	ctx := context.Background()
+	var acks []linkd.Ack
+	var evs []linkd.Event
+	// Groups of 40 go through the pending index, one of 400 writes its
+	// entries itself; the first two are flushed, the rest never are. The
+	// last group's last two events are of a shipment of their own.
+	const erased = "BKG-ERASED-1"
+	for i, n := range []int{40, 40, 400, 40, 40} {
+		if i == 2 {
+			if err := h.log.ix.flush(); err != nil {
+				t.Fatal(err)
+			}
+			h.log.ix.halt() // no flush from here on, not even at Close
+		}
+		g := events(uint64(70+i), n)
+		if i == 4 {
+			g[n-1].CarrierBookingReference, g[n-2].CarrierBookingReference = erased, erased
+		}
+		evs = append(evs, g...)
+		acks = append(acks, h.append(g...)...)
+	}
+	flushed := acks[79].LogIndex + 1
+	if got := indexedSize(t, h); got != flushed {
+		t.Fatalf("the indexed size is %d after the flush of %d events", got, flushed)
+	}
+	booking := func(ref string) []string {
+		t.Helper()
+		p, err := h.log.Scan(ctx, Query{Index: ByBooking, Value: ref, Limit: MaxPageSize})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return eventIDs(p.Events)
+	}
+	refs := map[string][]string{}
+	for _, i := range []int{0, 100, 500} {
+		rec, err := h.log.Get(ctx, acks[i].LogIndex)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ref := rec.Event.CarrierBookingReference; ref != erased {
+			refs[ref] = booking(ref)
+		}
+	}
+	want := map[string]bool{}
+	for i := int64(0); i < h.log.Size(); i++ {
+		rec, err := h.log.Get(ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sealed && rec.Event.CarrierBookingReference == erased {
+			continue
+		}
+		for _, k := range wantIndexKeys(&rec.Event, 0, i) {
+			want[k] = true
+		}
+	}
+	if n := countKeys(t, h.db, []byte{prefixIndex}, []byte{prefixIndex + 1}); n >= len(want) {
+		t.Fatalf("%d index keys are in the store before the reopen, of %d: the test would not test the rebuild", n, len(want))
+	}
+	if sealed {
+		// Erased before the reopen: its entries that never reached the
+		// store are not made again, and it is found by no query either way.
+		if err := h.keys.Destroy("b:" + erased); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.reopen()
+
+	if len(h.log.ix.view()) != 0 {
+		t.Fatal("open left entries pending instead of writing them to the store")
+	}
+	if got := indexedSize(t, h); got != h.log.Size() {
+		t.Fatalf("the indexed size is %d after the reopen, want the log's %d", got, h.log.Size())
+	}
+	got := map[string]bool{}
+	it, err := h.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixIndex}, UpperBound: []byte{prefixIndex + 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		got[string(it.Key())] = true
+	}
+	it.Close()
+	for k := range want {
+		if !got[k] {
+			t.Fatalf("index key %q is missing after the reopen", k)
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("the store holds %d index keys after the reopen, want %d", len(got), len(want))
+	}
+	for ref, ids := range refs {
+		if after := booking(ref); !slices.Equal(after, ids) {
+			t.Fatalf("booking %s after the reopen: %v, want %v", ref, after, ids)
+		}
+	}
+	if ids := booking(erased); sealed && len(ids) != 0 || !sealed && len(ids) != 2 {
+		t.Fatalf("booking %s after the reopen: %v", erased, ids)
+	}
+	for i, a := range acks {
+		if sealed && evs[i].CarrierBookingReference == erased {
+			continue
+		}
+		rec, err := h.log.GetByID(ctx, a.EventID)
+		if err != nil {
+			t.Fatalf("event %s after the reopen: %v", a.EventID, err)
+		}
+		if rec.LogIndex != a.LogIndex {
+			t.Fatalf("event %s is at %d after the reopen, want %d", a.EventID, rec.LogIndex, a.LogIndex)
+		}
+	}
+	// The same events sent again are duplicates, found through the rebuilt ids.
+	again := h.append(events(73, 40)...)
+	for i, a := range again {
+		if want := acks[480+i].LogIndex; !a.Duplicate || a.LogIndex != want {
+			t.Fatalf("event %d sent again: %+v, want a duplicate of index %d", i, a, want)
+		}
+	}
+}
+
+// indexedSize reads h's log's indexed size from the store.
+func indexedSize(t *testing.T, h *harness) int64 {
+	t.Helper()
+	v, err := h.log.get(indexedKey(h.log.num))
+	if err != nil || len(v) != 8 {
+		t.Fatalf("indexed size: %x, %v", v, err)
+	}
+	return be64(v)
+}
+
+// TestJournalReplayedOnOpen opens a store as an older build left it after a
+// crash: the entries of its last groups in journal values, no indexed size.
+// Open writes them, so every query and id lookup answers, and leaves no
+// journal value.
 func TestJournalReplayedOnOpen(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
 	var acks []linkd.Ack
+	h.log.ix.halt()
 	for i := range 5 {
 		acks = append(acks, h.append(events(uint64(70+i), 40)...)...)
 	}
@@ -34,20 +188,24 @@ func TestJournalReplayedOnOpen(t *testing.T) {
 	if len(before.Events) == 0 {
 		t.Fatal("a booking query finds nothing before the restart")
 	}
-	h.log.ix.halt() // no flush from here on, not even at Close
-	if n := countKeys(t, h.db, []byte{prefixJournal}, []byte{prefixJournal + 1}); n == 0 {
-		t.Fatal("no journal value waits: the test would not test the replay")
+	b := h.db.NewBatch()
+	for _, c := range h.log.ix.view() {
+		b.Set(h.log.key(prefixJournal, uint64(c.size)), c.data, nil)
 	}
-	if n := countKeys(t, h.db, []byte{prefixIndex}, []byte{prefixIndex + 1}); n != 0 {
-		t.Fatalf("%d index keys are in the store before any flush", n)
+	b.Delete(indexedKey(h.log.num), nil)
+	if err := b.Commit(pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	if n := countKeys(t, h.db, []byte{prefixJournal}, []byte{prefixJournal + 1}); n != 5 {
+		t.Fatalf("%d journal values wait, want 5", n)
 	}
 	h.reopen()
 
 	if n := countKeys(t, h.db, []byte{prefixJournal}, []byte{prefixJournal + 1}); n != 0 {
 		t.Fatalf("%d journal values are left after open", n)
 	}
-	if len(h.log.ix.view()) != 0 {
-		t.Fatal("open left entries pending instead of writing them to the store")
+	if got := indexedSize(t, h); got != h.log.Size() {
+		t.Fatalf("the indexed size is %d after the reopen, want the log's %d", got, h.log.Size())
 	}
 	after, err := h.log.Scan(ctx, q)
 	if err != nil {
@@ -63,13 +221,6 @@ func TestJournalReplayedOnOpen(t *testing.T) {
 		}
 		if rec.LogIndex != a.LogIndex {
 			t.Fatalf("event %s is at %d after the replay, want %d", a.EventID, rec.LogIndex, a.LogIndex)
-		}
-	}
-	// The same events sent again are duplicates, found through the replayed ids.
-	again := h.append(events(70, 40)...)
-	for i, a := range again {
-		if !a.Duplicate || a.LogIndex != acks[i].LogIndex {
-			t.Fatalf("event %d sent again: %+v, want a duplicate of index %d", i, a, acks[i].LogIndex)
 		}
 	}
 }

@@ -135,6 +135,9 @@ func openReplica(db *pebble.DB, cfg ReplicaConfig) (*Replica, error) {
 		return nil, fmt.Errorf("replica of %s: read meta: %w", cfg.Party.ID, err)
 	}
 	if meta == nil {
+		if _, err := r.rebuildIndex(0); err != nil {
+			return nil, fmt.Errorf("replica of %s: %w", cfg.Party.ID, err)
+		}
 		r.frontier = tlog.NewFrontier()
 		return r, nil
 	}
@@ -160,6 +163,11 @@ func openReplica(db *pebble.DB, cfg ReplicaConfig) (*Replica, error) {
 	}
 	if cp.Size != size || cp.Hash != root {
 		return nil, fmt.Errorf("replica of %s: the stored tree (size %d) does not match its newest checkpoint (size %d): the store is damaged", cfg.Party.ID, size, cp.Size)
+	}
+	if n, err := r.rebuildIndex(size); err != nil {
+		return nil, fmt.Errorf("replica of %s: make the index entries a crash left unwritten: %w", cfg.Party.ID, err)
+	} else if n > 0 {
+		r.logger.Info("made the index entries a crash left unwritten, from the event records", "events", n)
 	}
 	r.size, r.checkpoint, r.cp = size, note, cp
 	return r, nil
@@ -461,8 +469,9 @@ func (r *Replica) applyWith(ctx context.Context, from int64, note []byte, entrie
 		return failed(fmt.Errorf("replica of %s: write: %w", r.party.ID, err))
 	}
 	if err := r.ix.publish(chunk); err != nil {
-		// The frame is written, its entries are readable and in the
-		// journal; only their flush failed, and it is retried.
+		// The frame is written and its entries are readable; only their
+		// flush failed, and it is retried (or, after a crash, the entries
+		// are made again from the records).
 		r.logger.Error("index flush failed", "err", err)
 	}
 	r.lastHLC = maxHLC

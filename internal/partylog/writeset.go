@@ -41,7 +41,7 @@ type writeSet struct {
 	byOther  map[indexPair]uint32 // type/code pairs of any other type (never valid)
 	timePair uint32               // the pair of ByTime, or noPair
 	size     int                  // bytes the batch needs so far
-	isize    int                  // bytes the journal value needs so far
+	isize    int                  // bytes the pending index chunk needs so far
 
 	// Scratch for sorting.
 	pbuf   []byte      // every pair's key prefix
@@ -226,9 +226,10 @@ func (w *writeSet) hash(x int64, h tlog.Hash) {
 }
 
 // write puts the group's writes, the checkpoint note of the log's new size
-// and the log's meta value into b in key order. The id and query index
-// entries go into one journal value (see pendingIndex); write returns them as
-// the chunk to publish once b is applied, nil when there are none.
+// and the log's meta value into b in key order. It returns the chunk to
+// publish once b is applied (see pendingIndex): the group's id and query
+// index entries, or none when the group is large enough to put them into b
+// itself (directEntries) or has none.
 func (w *writeSet) write(b *pebble.Batch, l *space, size int64, note, meta []byte) *indexChunk {
 	set := func(key []byte, valueLen int) []byte {
 		op := b.SetDeferred(len(key), valueLen)
@@ -259,7 +260,7 @@ func (w *writeSet) write(b *pebble.Batch, l *space, size int64, note, meta []byt
 		copy(set(l.appendKey(kb[:0], prefixHash, uint64(h.x)), len(h.h)), h.h[:])
 	}
 	put := func(k, v []byte) { copy(set(k, len(v)), v) }
-	var c *indexChunk
+	c := &indexChunk{log: l.num, size: size}
 	n := len(w.ids) + len(w.entries)
 	direct := n >= directEntries
 	if direct {
@@ -267,7 +268,7 @@ func (w *writeSet) write(b *pebble.Batch, l *space, size int64, note, meta []byt
 		// insert cheaply as they are: they go straight into the batch.
 		w.writeIDs(l, put)
 	} else if n > 0 {
-		c = &indexChunk{data: make([]byte, 0, w.isize), offs: make([]uint32, 0, n)}
+		c.data, c.offs = make([]byte, 0, w.isize), make([]uint32, 0, n)
 		c.makeFilter(len(w.ids) + len(w.pairs))
 		w.writeIDs(l, func(k, v []byte) {
 			c.add(k, v)
@@ -279,8 +280,6 @@ func (w *writeSet) write(b *pebble.Batch, l *space, size int64, note, meta []byt
 				c.note(w.prefix(s.pair))
 			}
 		}
-		c.jkey = l.key(prefixJournal, uint64(size))
-		copy(set(c.jkey, len(c.data)), c.data)
 	}
 	copy(set(l.appendKey(kb[:0], prefixMeta, 0), len(meta)), meta)
 	if direct {
@@ -296,9 +295,9 @@ func (w *writeSet) write(b *pebble.Batch, l *space, size int64, note, meta []byt
 // directEntries is the size of a group, in id and index entries, from
 // which its entries go straight into its batch rather than through the
 // pending index. Sorted, the entries of a few hundred events lie close
-// enough together in the memtable to insert cheaply, and the journal would
-// only add work: batches of 1,000 from four clients gave 119,000 events/s
-// through the journal and 129,000–131,000 direct.
+// enough together in the memtable to insert cheaply, and the pending index
+// would only add work: batches of 1,000 from four clients gave 119,000
+// events/s through it (then with a journal) and 129,000–131,000 direct.
 const directEntries = 2048
 
 // writeIDs calls put with the group's id entries in key order.

@@ -100,13 +100,9 @@ func testWriteSetOrder(t *testing.T, nEvents int) {
 	}
 	want[string(l.checkpointKey(1700))] = true
 	want[string(l.metaKey())] = true
-	jkey := l.key(prefixJournal, 1700)
 	direct := len(w.ids)+len(w.entries) >= directEntries
 	if direct != (nEvents > 100) {
-		t.Fatalf("%d events make %d entries: the test means the group of 12 to go through the journal and the group of 400 not", nEvents, len(w.ids)+len(w.entries))
-	}
-	if !direct {
-		want[string(jkey)] = true
+		t.Fatalf("%d events make %d entries: the test means the group of 12 to go through the pending index and the group of 400 not", nEvents, len(w.ids)+len(w.entries))
 	}
 
 	b := db.NewBatchWithSize(w.size)
@@ -119,7 +115,7 @@ func testWriteSetOrder(t *testing.T, nEvents int) {
 	var prev []byte
 	n := 0
 	for {
-		kind, k, v, ok, err := r.Next()
+		kind, k, _, ok, err := r.Next()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -136,32 +132,30 @@ func testWriteSetOrder(t *testing.T, nEvents int) {
 			t.Fatalf("batch key %q is not one the layout asks for", k)
 		}
 		delete(want, string(k))
-		if bytes.Equal(k, jkey) {
-			// The journal value holds the id and index entries, in key
-			// order, and is what write returned to publish.
-			if !bytes.Equal(v, chunk.data) {
-				t.Fatal("the journal value is not the chunk write returned")
-			}
-			c, err := parseChunk(jkey, v)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i := range c.offs {
-				k := c.key(i)
-				if !want[string(k)] {
-					t.Fatalf("journal entry %q is not one the layout asks for", k)
-				}
-				delete(want, string(k))
-			}
-		}
 		prev = append(prev[:0], k...)
 		n++
 	}
-	if len(want) != 0 {
-		t.Fatalf("%d keys are in neither the batch nor its journal value, e.g. %q", len(want), slices.Collect(maps.Keys(want))[0])
+	// The chunk to publish names the group and holds the entries the batch
+	// does not, in key order, as a journal value did.
+	if chunk.log != l.num || chunk.size != 1700 {
+		t.Fatalf("the chunk names log %d size %d, want log %d size 1700", chunk.log, chunk.size, l.num)
 	}
-	if direct != (chunk == nil) {
-		t.Fatalf("a group of %d entries returned chunk %v", len(w.ids)+len(w.entries), chunk != nil)
+	if direct != (len(chunk.offs) == 0) {
+		t.Fatalf("a group of %d entries returned a chunk of %d", len(w.ids)+len(w.entries), len(chunk.offs))
+	}
+	c, err := parseChunk(chunk.data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range c.offs {
+		k := c.key(i)
+		if !want[string(k)] {
+			t.Fatalf("chunk entry %q is not one the layout asks for", k)
+		}
+		delete(want, string(k))
+	}
+	if len(want) != 0 {
+		t.Fatalf("%d keys are in neither the batch nor its chunk, e.g. %q", len(want), slices.Collect(maps.Keys(want))[0])
 	}
 }
 
@@ -186,14 +180,14 @@ func TestStoreHoldsExactlyTheIndexKeys(t *testing.T) {
 		}
 	}
 	// Before the flush the entries are pending, and reads find them; after
-	// it they are in the store, and no journal value is left.
+	// it they are in the store, and the indexed size is the log's.
 	for _, stage := range []string{"pending", "flushed"} {
 		if stage == "flushed" {
 			if err := h.log.ix.flush(); err != nil {
 				t.Fatal(err)
 			}
-			if n := countKeys(t, h.db, []byte{prefixJournal}, []byte{prefixJournal + 1}); n != 0 {
-				t.Fatalf("%d journal values are left after the flush", n)
+			if got := indexedSize(t, h); got != h.log.Size() {
+				t.Fatalf("the indexed size is %d after the flush, want the log's %d", got, h.log.Size())
 			}
 		}
 		ix := h.log.ix
