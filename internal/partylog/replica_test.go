@@ -91,6 +91,9 @@ func TestReplicaVerifiesStoresAndMergesIntoQueries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The index flush never runs, as if the node died before it: the
+	// restart below must make the entries again from the stored records.
+	dst.own.ix.halt()
 	ctx := context.Background()
 	odd := func(i int64) bool { return i%2 == 1 }
 	note, entries := frame(t, src.log, 0, 10, odd)
@@ -148,7 +151,11 @@ func TestReplicaVerifiesStoresAndMergesIntoQueries(t *testing.T) {
 	if _, err := dst.logs.GetByID(ctx, r4.Event.EventID); linkd.ErrorCode(err) != linkd.ENotFound {
 		t.Fatalf("GetByID of a commitment-only entry: %v, want not found", err)
 	}
-	// Restart: the replica is where it was.
+	// Restart: the replica is where it was, its entries made again from
+	// its records (the payloads only), as they were never flushed.
+	if n := countKeys(t, dst.own.db, []byte{prefixIndex}, []byte{prefixIndex + 1}); n != 0 {
+		t.Fatalf("%d index keys were flushed: the test would not test the rebuild", n)
+	}
 	dst.close()
 	dst.open()
 	rep, err = dst.logs.Replica(terminal, src.vkey)
@@ -161,6 +168,12 @@ func TestReplicaVerifiesStoresAndMergesIntoQueries(t *testing.T) {
 	page, _ = dst.logs.Scan(ctx, Query{Index: ByBooking, Value: "BKG-REPL", Limit: 100})
 	if len(page.Events) != 16 {
 		t.Fatalf("after reopen the booking has %d events, want 16", len(page.Events))
+	}
+	if got, err := dst.logs.GetByID(ctx, r3.Event.EventID); err != nil || got.Event.EventID != r3.Event.EventID {
+		t.Fatalf("after reopen GetByID of a replicated event = %v, %v", got.Event.EventID, err)
+	}
+	if _, err := dst.logs.GetByID(ctx, r4.Event.EventID); linkd.ErrorCode(err) != linkd.ENotFound {
+		t.Fatalf("after reopen GetByID of a commitment-only entry: %v, want not found", err)
 	}
 }
 
