@@ -33,8 +33,8 @@ import (
 //	                                           (see drainJournal)
 //	'n' partyID                              → log number(4) of its replica
 //
-// Index entries and journal values are only ever scanned, never looked up
-// one by one, and the store's table filters leave them out
+// Index entries and (legacy) journal values are only ever scanned, never
+// looked up one by one, and the store's table filters leave them out
 // (store.ScanOnlyPrefixes); a lookup of one would still find it.
 //
 // Id entries written before the content digest left them are index(8)

@@ -101,7 +101,7 @@ func (p *pendingIndex) flushLogged() {
 		return
 	} else if err != nil {
 		if !p.failing.Swap(true) {
-			p.logger.Error("index flush failed; the entries stay in memory and in their journal, and the flush is retried", "err", err)
+			p.logger.Error("index flush failed; the entries stay in memory, a crash would make them again from the event records, and the flush is retried", "err", err)
 		}
 		return
 	}
@@ -111,7 +111,7 @@ func (p *pendingIndex) flushLogged() {
 }
 
 // close flushes what waits and stops the flush. Entries published later stay
-// in memory and in their journal until the store is opened again.
+// in memory; the store's next open makes them again from the records.
 func (p *pendingIndex) close() {
 	p.once.Do(func() {
 		p.closed.Store(true) // no writer flushes from here on; run does the last
@@ -121,8 +121,8 @@ func (p *pendingIndex) close() {
 }
 
 // halt stops every later flush: after a failed fsync Pebble's WAL is
-// unusable, and a write to it would panic. What waits stays readable here
-// and in its journal.
+// unusable, and a write to it would panic. What waits stays readable here,
+// and the store's next open makes it again from the records.
 func (p *pendingIndex) halt() { p.halted.Store(true) }
 
 // publish makes an applied group's entries readable. A chunk without

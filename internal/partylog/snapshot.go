@@ -53,8 +53,8 @@ func (l *Log) Snapshot() (*Snapshot, error) {
 	if err := l.stopErr(); err != nil {
 		return nil, err
 	}
-	// Flushed first, the snapshot holds the index entries in their place
-	// rather than in journal values, as every member's does.
+	// Flushed first, the snapshot holds every index entry in its place, and
+	// the log's indexed size is its size.
 	if err := l.ix.flush(); err != nil {
 		l.stop(fmt.Errorf("flush the index before a snapshot: %w", err))
 		return nil, l.stopErr()

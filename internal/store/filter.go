@@ -9,9 +9,10 @@ import (
 
 // ScanOnlyPrefixes are the first bytes of the keys that are only ever
 // scanned, never looked up one by one: the party log's query index entries
-// ('x') and the index journal values waiting for the index flush ('j'; see
-// internal/partylog/keys.go). They are about two thirds of the keys a store
-// holds, and table filters leave them out.
+// ('x') and, in stores written before 2026-11-21, the index journal values
+// waiting for the index flush ('j'; see internal/partylog/keys.go). They
+// are about two thirds of the keys a store holds, and table filters leave
+// them out.
 const ScanOnlyPrefixes = "jx"
 
 // pointFilter is every table's filter: a Bloom filter of 10 bits a key
