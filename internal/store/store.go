@@ -8,8 +8,10 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -86,10 +88,18 @@ func Open(dir string, o Options) (*pebble.DB, error) {
 	for i := 1; i < len(opts.Levels); i++ {
 		opts.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.SnappyCompression }
 	}
+	opts.EnsureDefaults()
+	if err := removeTableFiles(fs, dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("open store %s: %w", dir, err)
+	}
 	db, err := pebble.Open(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
+	// WriteTables writes tables as a flush writes L0's (no compression), on
+	// the file system itself: its caller holds a Turn already, which the
+	// table writer's own goroutine would otherwise wait for.
+	register(db, tableTarget{dir: dir, fs: fs, opts: opts.MakeWriterOptions(0, db.TableFormat())})
 	return db, nil
 }
 
