@@ -2,6 +2,7 @@ package partylog
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -27,10 +28,16 @@ import (
 //   - once a group's batch is applied, its entries go to the store's pending
 //     index, where reads find them at once (a query right after an append
 //     sees it);
-//   - a background flush merges the waiting groups' entries into one sorted
-//     run and inserts it in NoSync batches, where consecutive keys are close
-//     and cheap to insert; the last batch also records, for each log, the
-//     size through which its entries are in the store (indexedKey);
+//   - a background flush writes the waiting groups' entries into the store
+//     in key order, and then records, for each log, the size through which
+//     its entries are in the store (indexedKey). A store that takes few
+//     entries flushes every quarter second, through NoSync batches, where
+//     consecutive keys are close and cheap to insert. A store that takes
+//     many merges them in memory into sorted runs (so that a read looks in a
+//     few places rather than in every group), and every few seconds, or once
+//     about half a million wait, writes them all as new tables that it adds
+//     to the store at once (store.WriteTables: past the memtable and the WAL,
+//     which took every entry twice more);
 //   - the entries are not written anywhere else first: they follow from the
 //     event records, which are durable. A log opened after a crash makes the
 //     entries of the records past its indexed size again (rebuildIndex)
@@ -42,14 +49,26 @@ import (
 // uvarint(len key) key uvarint(len value) value, keys ascending.
 const prefixJournal = 'j'
 
-// When the flush runs.
+// When the waiting entries move on. A store that takes few entries flushes
+// them through batches every quarter second, as they come; one that takes
+// many keeps them in memory, merged, and writes them as tables every few
+// seconds. Tables of a few thousand entries would each land in L0 across
+// the whole index range, and compactions would rewrite that range for each:
+// at seven nodes' 35,000 entries a second, tables took more CPU than the
+// memtable did.
 const (
-	flushGroups  = 64       // groups waiting
-	flushEntries = 64 << 10 // entries waiting
 	flushEvery   = 250 * time.Millisecond
-	maxGroups    = 1024 // beyond this a commit flushes before it returns
+	flushGroups  = 64               // groups waiting unmerged: flush (a slow store) or merge them into a run
+	fastEntries  = 16 << 10         // entries published in one flushEvery: the store is fast
+	slowAfter    = 8                // flushEvery ticks with under fastEntries/4 each: slow again
+	maxRuns      = 8                // beyond this the runs are merged into one
+	maxGroups    = 1024             // groups unmerged beyond this: a commit merges before it returns
+	tableMin     = 32 << 10         // fewer entries than this go through batches
+	tableEntries = 512 << 10        // entries waiting in a fast store: write them as tables
+	flushAfter   = 10 * time.Second // the oldest waiting entry is written within about this
+	maxEntries   = 4 * tableEntries // beyond this a commit flushes before it returns
 
-	flushBatchBytes = 128 << 10 // how much of a flush goes into one batch
+	flushBatchBytes = 128 << 10 // entries through batches: one batch
 )
 
 // pendingIndex holds the index entries of applied groups until the flush
@@ -60,9 +79,12 @@ type pendingIndex struct {
 
 	mu      sync.RWMutex
 	chunks  []*indexChunk // guarded by mu: applied, not yet flushed, oldest first; each immutable
+	runs    int           // guarded by mu: chunks[:runs] are merged runs, the rest one group each
 	entries int           // guarded by mu: entries in chunks
+	since   time.Time     // guarded by mu: when the oldest of chunks was published
+	total   int64         // guarded by mu: entries ever published
 
-	flushMu sync.Mutex // one flush at a time
+	flushMu sync.Mutex // one merge or flush at a time; only they remove chunks
 	kick    chan struct{}
 	closing chan struct{}
 	done    chan struct{}
@@ -78,21 +100,49 @@ func newPendingIndex(db *pebble.DB, logger *slog.Logger) *pendingIndex {
 	return p
 }
 
-// run flushes when enough has gathered, and now and then regardless, so
-// that a quiet log leaves little to replay after a crash.
+// run flushes or merges when enough has gathered, and now and then
+// regardless, so that a quiet log leaves little to make again after a crash.
 func (p *pendingIndex) run() {
 	defer close(p.done)
 	t := time.NewTicker(flushEvery)
 	defer t.Stop()
+	var fast bool
+	var seen int64
+	slowTicks := 0
 	for {
+		tick := false
 		select {
 		case <-p.kick:
 		case <-t.C:
+			tick = true
 		case <-p.closing:
 			p.flushLogged()
 			return
 		}
-		p.flushLogged()
+		p.mu.RLock()
+		n, unmerged, e, since, total := len(p.chunks), len(p.chunks)-p.runs, p.entries, p.since, p.total
+		p.mu.RUnlock()
+		if tick {
+			// Fast at once, slow only after a while: a store that flips
+			// writes entries through batches that its next tables then
+			// overlap in the memtable, which Pebble must flush first.
+			switch d := total - seen; {
+			case d >= fastEntries:
+				fast, slowTicks = true, 0
+			case d < fastEntries/4:
+				if slowTicks++; slowTicks >= slowAfter {
+					fast = false
+				}
+			}
+			seen = total
+		}
+		switch {
+		case n == 0:
+		case !fast || e >= tableEntries || time.Since(since) >= flushAfter:
+			p.flushLogged()
+		case unmerged >= 2:
+			p.merge()
+		}
 	}
 }
 
@@ -126,23 +176,33 @@ func (p *pendingIndex) close() {
 func (p *pendingIndex) halt() { p.halted.Store(true) }
 
 // publish makes an applied group's entries readable. A chunk without
-// entries (a group that wrote its entries itself, or had none) is published
-// too: its flush moves the log's indexed size past it. It kicks the flush once
-// enough waits; when far too much waits (the flush cannot keep up or keeps
-// failing) it flushes itself, which holds the writer back.
+// entries (a group that had none) is published too: its flush moves the
+// log's indexed size past it. It kicks the merge or the flush once enough
+// waits; when far too much waits (they cannot keep up, or the flush keeps
+// failing) it merges or flushes itself, which holds the writer back.
 func (p *pendingIndex) publish(c *indexChunk) error {
 	if c == nil {
 		return nil
 	}
 	p.mu.Lock()
+	if len(p.chunks) == 0 {
+		p.since = time.Now()
+	}
 	p.chunks = append(p.chunks, c)
 	p.entries += len(c.offs)
-	n, e := len(p.chunks), p.entries
+	p.total += int64(len(c.offs))
+	unmerged, e := len(p.chunks)-p.runs, p.entries
 	p.mu.Unlock()
-	if n >= maxGroups && !p.closed.Load() && !p.halted.Load() {
-		return p.flush()
+	if !p.closed.Load() && !p.halted.Load() {
+		switch {
+		case e >= maxEntries:
+			return p.flush()
+		case unmerged >= maxGroups:
+			p.merge()
+			return nil
+		}
 	}
-	if n >= flushGroups || e >= flushEntries {
+	if unmerged >= flushGroups || e >= tableEntries {
 		select {
 		case p.kick <- struct{}{}:
 		default:
@@ -163,28 +223,133 @@ func (p *pendingIndex) view() []*indexChunk {
 	return p.chunks
 }
 
+// merge merges the groups that wait unmerged into one run, and the runs
+// into one when there are more than maxRuns. Readers holding an older view
+// keep reading the chunks it holds, which stay as they were.
+func (p *pendingIndex) merge() {
+	p.flushMu.Lock()
+	defer p.flushMu.Unlock()
+	p.mu.RLock()
+	cs, runs := p.chunks, p.runs
+	p.mu.RUnlock()
+	if len(cs)-runs < 2 {
+		return
+	}
+	// Merging is background work and takes turns with Pebble's.
+	var turn store.Turn
+	turn.Yield()
+	defer turn.Done()
+	merged := append(cs[:runs:runs], mergeRun(cs[runs:]))
+	if len(merged) > maxRuns {
+		merged = []*indexChunk{mergeRun(merged)}
+	}
+	p.mu.Lock()
+	p.chunks = append(merged, p.chunks[len(cs):]...)
+	p.runs = len(merged)
+	p.mu.Unlock()
+}
+
+// mergeRun returns one chunk with the entries of cs, each key once: the
+// newest group's.
+func mergeRun(cs []*indexChunk) *indexChunk {
+	n, size := 0, 0
+	r := &indexChunk{sizes: map[uint32]int64{}}
+	for _, c := range cs {
+		n += len(c.offs)
+		size += len(c.data)
+		c.eachSize(func(log uint32, s int64) { r.sizes[log] = max(r.sizes[log], s) })
+	}
+	r.data, r.offs = make([]byte, 0, size), make([]uint32, 0, n)
+	r.makeFilter(n)
+	var prefix []byte
+	mergeChunks(cs, func(k, v []byte) {
+		r.add(k, v)
+		if k[0] != prefixIndex || len(k) < positionLen {
+			r.note(k)
+			return
+		}
+		// An index entry: the filter holds its (index, value) prefix.
+		if px := k[:len(k)-positionLen]; !bytes.Equal(px, prefix) {
+			r.note(px)
+			prefix = px
+		}
+	})
+	return r
+}
+
 // flush writes every waiting group's entries into the store in key order,
-// and with the last of them each log's new indexed size.
+// and then each log's new indexed size.
 func (p *pendingIndex) flush() error {
 	p.flushMu.Lock()
 	defer p.flushMu.Unlock()
 	if p.halted.Load() {
 		return errHalted
 	}
-	cs := p.view()
+	p.mu.RLock()
+	cs := p.chunks
+	p.mu.RUnlock()
 	if len(cs) == 0 {
 		return nil
 	}
-	// The sorted run goes in as several batches: a batch holds the commit
-	// pipeline while Pebble inserts it, and a writer's batch behind one
-	// large batch would wait for all of it. The indexed sizes go in with the
-	// last: a crash before then leaves the entries to be made again from the
-	// records, and Pebble's WAL keeps batches in order, so a size never
-	// outlives a crash that the entries it vouches for did not.
 	n := 0
 	for _, c := range cs {
 		n += len(c.offs)
 	}
+	// Many entries go in as new tables, durable once WriteTables returns;
+	// the indexed sizes go in after them, so a size never outlives a crash
+	// that the entries it vouches for did not. A crash in between leaves
+	// entries that the next open writes again: the same keys and values.
+	err := store.ErrNoTables
+	if n >= tableMin {
+		err = store.WriteTables(context.Background(), p.db, func(add func(k, v []byte) error) error {
+			var err error
+			mergeChunks(cs, func(k, v []byte) {
+				if err == nil {
+					err = add(k, v)
+				}
+			})
+			return err
+		})
+	}
+	if errors.Is(err, store.ErrNoTables) {
+		err = p.writeBatches(cs)
+	}
+	if err != nil {
+		return fmt.Errorf("write index entries: %w", err)
+	}
+	// A log's chunks come in the order its groups committed, so the last
+	// one's size vouches for all before it.
+	indexed := map[uint32]int64{}
+	for _, c := range cs {
+		c.eachSize(func(log uint32, size int64) { indexed[log] = max(indexed[log], size) })
+	}
+	b := p.db.NewBatch()
+	defer b.Close()
+	var v [8]byte
+	for num, size := range indexed {
+		binary.BigEndian.PutUint64(v[:], uint64(size))
+		if err := b.Set(indexedKey(num), v[:], nil); err != nil {
+			return err
+		}
+	}
+	if err := b.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("write index entries: %w", err)
+	}
+	p.mu.Lock()
+	p.chunks = append([]*indexChunk(nil), p.chunks[len(cs):]...)
+	p.runs = 0 // the runs come first, so they were all in cs
+	p.entries -= n
+	p.since = time.Now()
+	p.mu.Unlock()
+	return nil
+}
+
+// writeBatches writes the entries of cs in key order through NoSync
+// batches: when few wait, or the store was not opened by store.Open and
+// WriteTables cannot write tables for it.
+func (p *pendingIndex) writeBatches(cs []*indexChunk) error {
+	// A batch holds the commit pipeline while Pebble inserts it, and a
+	// writer's batch behind one large batch would wait for all of it.
 	b := p.db.NewBatchWithSize(flushBatchBytes + 64<<10)
 	defer func() { b.Close() }()
 	var err error
@@ -209,31 +374,11 @@ func (p *pendingIndex) flush() error {
 			turn.Yield()
 		}
 	})
-	if err != nil {
-		return fmt.Errorf("write index entries: %w", err)
-	}
 	turn.Done()
-	// A log's chunks come in the order its groups committed, so the last
-	// one's size vouches for all before it.
-	indexed := map[uint32]int64{}
-	for _, c := range cs {
-		indexed[c.log] = max(indexed[c.log], c.size)
+	if err == nil && b.Count() > 0 {
+		err = b.Commit(pebble.NoSync)
 	}
-	var v [8]byte
-	for num, size := range indexed {
-		binary.BigEndian.PutUint64(v[:], uint64(size))
-		if err := b.Set(indexedKey(num), v[:], nil); err != nil {
-			return err
-		}
-	}
-	if err := b.Commit(pebble.NoSync); err != nil {
-		return fmt.Errorf("write index entries: %w", err)
-	}
-	p.mu.Lock()
-	p.chunks = append([]*indexChunk(nil), p.chunks[len(cs):]...)
-	p.entries -= n
-	p.mu.Unlock()
-	return nil
+	return err
 }
 
 // lookupPending returns the value of key among the pending entries cs,
@@ -253,17 +398,30 @@ func lookupPending(cs []*indexChunk, key []byte) ([]byte, bool) {
 	return nil, false
 }
 
-// indexChunk is one group's entries, encoded as a journal value was (see
-// above), where each entry starts in it, and a Bloom filter of its id keys
-// and (index, value) prefixes, so that a read skips the groups that cannot
-// hold what it seeks. log and size name the group: the one that grew log
-// number log to size.
+// indexChunk is one group's entries, or a run merged from many groups',
+// encoded as a journal value was (see above), where each entry starts in
+// it, and a Bloom filter of its id keys and (index, value) prefixes, so that
+// a read skips the chunks that cannot hold what it seeks. log and size name
+// a group: the one that grew log number log to size; a run has sizes, the
+// largest of each log's groups.
 type indexChunk struct {
 	log    uint32
 	size   int64
+	sizes  map[uint32]int64 // a run's; nil for a group
 	data   []byte
 	offs   []uint32
 	filter []uint64 // nil: may hold anything
+}
+
+// eachSize calls fn with each log's size that the chunk's entries reach.
+func (c *indexChunk) eachSize(fn func(log uint32, size int64)) {
+	if c.sizes == nil {
+		fn(c.log, c.size)
+		return
+	}
+	for log, size := range c.sizes {
+		fn(log, size)
+	}
 }
 
 var chunkSeed = maphash.MakeSeed()
@@ -373,15 +531,18 @@ func parseChunk(data []byte) (*indexChunk, error) {
 	return c, nil
 }
 
-// mergeChunks calls fn with every entry of cs in key order; of equal keys
-// the newer group's comes last.
+// mergeChunks calls fn with every entry of cs in key order, each key once:
+// of equal keys, the newest chunk's.
 func mergeChunks(cs []*indexChunk, fn func(k, v []byte)) {
 	h := newChunkHeap(cs, nil, nil, nil)
 	for h.len() > 0 {
 		cur := &h.cur[0]
 		k, v := cur.c.entry(cur.i)
-		fn(k, v)
 		h.advance()
+		if h.len() > 0 && bytes.Equal(h.top(), k) {
+			continue // a newer chunk's entry of the same key comes next
+		}
+		fn(k, v)
 	}
 }
 

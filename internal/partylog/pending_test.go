@@ -3,6 +3,7 @@ package partylog
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"testing"
@@ -358,5 +359,159 @@ func TestIndexIterMergesAndDedupes(t *testing.T) {
 	}
 	if mk("b", 1).mayHold([]byte("xa\x00")) && mk("b", 2).mayHold([]byte("xc\x00")) && mk("b", 3).mayHold([]byte("xd\x00")) {
 		t.Fatal("the chunk filter rules nothing out")
+	}
+}
+
+// TestPendingMergesRunsAndFlushesTables publishes many groups' entries to a
+// pending index of its own, merges them into runs as the background does,
+// and flushes: while they wait, every entry is found (of a key published
+// twice, the newer value) and a walk gives each key once, in order, however
+// the groups were merged, and the runs never outnumber maxRuns. A flush of
+// many entries writes them as tables, past the WAL; a flush of few goes
+// through batches. Either way the store then holds every entry and the log's
+// indexed size.
+func TestPendingMergesRunsAndFlushesTables(t *testing.T) {
+	h := newHarness(t)
+	const num = 5
+	want := map[string][]byte{}
+	var size int64
+	group := func(entries int) *indexChunk {
+		base := size
+		size += int64(entries / 2)
+		c := &indexChunk{log: num, size: size}
+		c.makeFilter(entries)
+		var ids, xs [][2][]byte
+		for i := range entries / 2 {
+			at := base + int64(i)
+			id := binary.BigEndian.AppendUint32([]byte{prefixID}, num)
+			id = fmt.Appendf(id, "ev-%09d", at*7919%1_000_003) // scattered
+			ids = append(ids, [2][]byte{id, binary.BigEndian.AppendUint64(nil, uint64(at))})
+			x := appendPosition(append([]byte{prefixIndex, byte(ByBooking)}, fmt.Sprintf("BKG-%d\x00", at%97)...), uint64(at), num, at)
+			xs = append(xs, [2][]byte{x, nil})
+		}
+		for _, s := range [][][2][]byte{ids, xs} {
+			slices.SortFunc(s, func(a, b [2][]byte) int { return bytes.Compare(a[0], b[0]) })
+			for _, kv := range s {
+				c.add(kv[0], kv[1])
+				want[string(kv[0])] = kv[1]
+				if kv[0][0] == prefixID {
+					c.note(kv[0])
+				} else {
+					c.note(kv[0][:len(kv[0])-positionLen])
+				}
+			}
+		}
+		return c
+	}
+	p := &pendingIndex{db: h.db, logger: h.log.logger}
+	publish := func(c *indexChunk) {
+		t.Helper()
+		if err := p.publish(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A key published again by a newer group: its value is the newer one.
+	dupKey := binary.BigEndian.AppendUint32([]byte{prefixID}, num)
+	dupKey = append(dupKey, "ev-again"...)
+	for i, v := range []string{"old", "new"} {
+		c := &indexChunk{log: num, size: size}
+		c.makeFilter(1)
+		c.add(dupKey, []byte(v))
+		c.note(dupKey)
+		publish(c)
+		if i == 0 {
+			for range 30 {
+				publish(group(1200))
+			}
+			p.merge()
+		}
+	}
+	want[string(dupKey)] = []byte("new")
+	for range 12 {
+		publish(group(400))
+		publish(group(400))
+		p.merge()
+		if n := len(p.view()); n > maxRuns {
+			t.Fatalf("%d runs after a merge, want at most %d", n, maxRuns)
+		}
+	}
+	if len(p.view()) >= 2*12+32 {
+		t.Fatalf("%d chunks wait: nothing was merged", len(p.view()))
+	}
+	checkPending := func() {
+		t.Helper()
+		cs := p.view()
+		for k, v := range want {
+			if k[0] != prefixID {
+				continue // index entries are only walked (below)
+			}
+			got, ok := lookupPending(cs, []byte(k))
+			if !ok || !bytes.Equal(got, v) {
+				t.Fatalf("pending %q = %q, %v; want %q", k, got, ok, v)
+			}
+		}
+		it, err := newIndexIter(p, nil, []byte{prefixIndex}, []byte{prefixIndex + 1}, h.db.NewIter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer it.Close()
+		var prev []byte
+		n := 0
+		for ok := it.First(); ok; ok = it.Next() {
+			if prev != nil && bytes.Compare(prev, it.Key()) >= 0 {
+				t.Fatalf("the walk gives %x after %x", it.Key(), prev)
+			}
+			prev = append(prev[:0], it.Key()...)
+			n++
+		}
+		if wantX := int(size); n != wantX {
+			t.Fatalf("the walk gives %d index entries, want %d", n, wantX)
+		}
+	}
+	checkPending()
+
+	checkStore := func() {
+		t.Helper()
+		for k, v := range want {
+			got, closer, err := h.db.Get([]byte(k))
+			if err != nil {
+				t.Fatalf("store %q: %v", k, err)
+			}
+			if !bytes.Equal(got, v) {
+				t.Fatalf("store %q = %q, want %q", k, got, v)
+			}
+			closer.Close()
+		}
+		v, closer, err := h.db.Get(indexedKey(num))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer closer.Close()
+		if be64(v) != size {
+			t.Fatalf("the indexed size is %d, want %d", be64(v), size)
+		}
+	}
+	for _, stage := range []struct {
+		name   string
+		tables bool
+	}{{"many entries", true}, {"few entries", false}} {
+		if !stage.tables {
+			publish(group(200))
+		}
+		before := h.db.Metrics()
+		if err := p.flush(); err != nil {
+			t.Fatal(err)
+		}
+		after := h.db.Metrics()
+		if tables := after.Ingest.Count > before.Ingest.Count; tables != stage.tables {
+			t.Errorf("%s: written as tables: %v, want %v", stage.name, tables, stage.tables)
+		}
+		if wal := after.WAL.BytesIn - before.WAL.BytesIn; stage.tables && wal > 1<<10 {
+			t.Errorf("%s: the WAL took %d bytes for entries written as tables", stage.name, wal)
+		}
+		if n := len(p.view()); n != 0 {
+			t.Fatalf("%s: %d chunks wait after the flush", stage.name, n)
+		}
+		checkStore()
 	}
 }

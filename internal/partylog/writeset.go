@@ -228,8 +228,9 @@ func (w *writeSet) hash(x int64, h tlog.Hash) {
 // write puts the group's writes, the checkpoint note of the log's new size
 // and the log's meta value into b in key order. It returns the chunk to
 // publish once b is applied (see pendingIndex): the group's id and query
-// index entries, or none when the group is large enough to put them into b
-// itself (directEntries) or has none.
+// index entries, which never go into b. The index flush writes them as
+// tables of their own, and a memtable that held such keys would have to be
+// flushed first.
 func (w *writeSet) write(b *pebble.Batch, l *space, size int64, note, meta []byte) *indexChunk {
 	set := func(key []byte, valueLen int) []byte {
 		op := b.SetDeferred(len(key), valueLen)
@@ -259,15 +260,8 @@ func (w *writeSet) write(b *pebble.Batch, l *space, size int64, note, meta []byt
 	for _, h := range w.hashes {
 		copy(set(l.appendKey(kb[:0], prefixHash, uint64(h.x)), len(h.h)), h.h[:])
 	}
-	put := func(k, v []byte) { copy(set(k, len(v)), v) }
 	c := &indexChunk{log: l.num, size: size}
-	n := len(w.ids) + len(w.entries)
-	direct := n >= directEntries
-	if direct {
-		// A large group's entries, sorted, lie close enough together to
-		// insert cheaply as they are: they go straight into the batch.
-		w.writeIDs(l, put)
-	} else if n > 0 {
+	if n := len(w.ids) + len(w.entries); n > 0 {
 		c.data, c.offs = make([]byte, 0, w.isize), make([]uint32, 0, n)
 		c.makeFilter(len(w.ids) + len(w.pairs))
 		w.writeIDs(l, func(k, v []byte) {
@@ -282,23 +276,12 @@ func (w *writeSet) write(b *pebble.Batch, l *space, size int64, note, meta []byt
 		}
 	}
 	copy(set(l.appendKey(kb[:0], prefixMeta, 0), len(meta)), meta)
-	if direct {
-		w.writeIndex(l, put)
-	}
 	w.bound = nil
 	if l.sealer != nil && len(w.keys.list) > 0 {
 		w.bound = l.sealer.Bind(b, w.keys.list)
 	}
 	return c
 }
-
-// directEntries is the size of a group, in id and index entries, from
-// which its entries go straight into its batch rather than through the
-// pending index. Sorted, the entries of a few hundred events lie close
-// enough together in the memtable to insert cheaply, and the pending index
-// would only add work: batches of 1,000 from four clients gave 119,000
-// events/s through it (then with a journal) and 129,000–131,000 direct.
-const directEntries = 2048
 
 // writeIDs calls put with the group's id entries in key order.
 func (w *writeSet) writeIDs(l *space, put func(k, v []byte)) {
