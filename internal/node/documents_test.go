@@ -431,9 +431,17 @@ func TestDocumentUploadRefusesBadInput(t *testing.T) {
 		t.Errorf("after the refusals the documents directory holds %v, want nothing half-stored", files)
 	}
 
-	// The same upload, done right, is stored, and again is a no-op.
+	// The same upload, done right, is stored, and again is a no-op. A
+	// refused upload's handler may still hold the document's claim for a
+	// moment after it removed its files: the node then answers a conflict
+	// that says to retry, and a client retries.
 	u := client.DocumentUpload{SHA256: sha, Type: "INV", Shipment: sh}
-	if _, created, err := fwd.c.UploadDocument(bg, bytes.NewReader(good), int64(len(good)), u); err != nil || !created {
+	var created bool
+	poll(func() bool {
+		_, created, err = fwd.c.UploadDocument(bg, bytes.NewReader(good), int64(len(good)), u)
+		return linkd.ErrorCode(err) != linkd.EConflict
+	})
+	if err != nil || !created {
 		t.Fatalf("the good upload: created %v, %v", created, err)
 	}
 	if _, created, err := fwd.c.UploadDocument(bg, bytes.NewReader(good), int64(len(good)), u); err != nil || created {
