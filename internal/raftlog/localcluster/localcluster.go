@@ -103,16 +103,21 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	if c.CAPEM, err = os.ReadFile(filepath.Join(seed, "tls", "node.crt")); err != nil {
 		return nil, err
 	}
+	// Every address stays bound until all are chosen and the proxies listen:
+	// a port given up at once can come back from the next pick, and two
+	// members that share one cannot both start.
+	var held ports
+	defer held.release()
 	for i := range o.Members {
 		m := &Member{ID: fmt.Sprintf("m%d", i+1), Dir: filepath.Join(o.Dir, fmt.Sprintf("m%d", i+1))}
 		if err := copyDir(seed, m.Dir); err != nil {
 			return nil, err
 		}
-		api, err := freeAddr()
+		api, err := held.pick()
 		if err != nil {
 			return nil, err
 		}
-		if m.RaftListen, err = freeAddr(); err != nil {
+		if m.RaftListen, err = held.pick(); err != nil {
 			return nil, err
 		}
 		m.URL = "https://" + api
@@ -142,6 +147,7 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 			return nil, err
 		}
 	}
+	held.release()
 	if err := c.Members[0].start(ctx, o.Binary, "--cluster"); err != nil {
 		return nil, err
 	}
@@ -481,7 +487,9 @@ func StartSingle(ctx context.Context, dir, bin string) (*Single, error) {
 	if err != nil {
 		return nil, err
 	}
-	api, err := freeAddr()
+	var held ports
+	api, err := held.pick()
+	held.release()
 	if err != nil {
 		return nil, err
 	}
@@ -524,13 +532,24 @@ func (s *Single) Close() error {
 	return nil
 }
 
-func freeAddr() (string, error) {
+// ports holds the loopback addresses it picked bound until release, so
+// that no two picks return the same port.
+type ports struct{ lns []net.Listener }
+
+func (p *ports) pick() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
 	}
-	defer ln.Close()
+	p.lns = append(p.lns, ln)
 	return ln.Addr().String(), nil
+}
+
+func (p *ports) release() {
+	for _, ln := range p.lns {
+		ln.Close()
+	}
+	p.lns = nil
 }
 
 // waitFile waits for a non-empty file and returns its trimmed content.
