@@ -228,9 +228,9 @@ func (w *writeSet) hash(x int64, h tlog.Hash) {
 // write puts the group's writes, the checkpoint note of the log's new size
 // and the log's meta value into b in key order. It returns the chunk to
 // publish once b is applied (see pendingIndex): the group's id and query
-// index entries, which never go into b. The index flush writes them as
-// tables of their own, and a memtable that held such keys would have to be
-// flushed first.
+// index entries, which never go into b: a fast store's index flush writes
+// them as tables of their own, and Pebble would first flush a memtable that
+// held such keys.
 func (w *writeSet) write(b *pebble.Batch, l *space, size int64, note, meta []byte) *indexChunk {
 	set := func(key []byte, valueLen int) []byte {
 		op := b.SetDeferred(len(key), valueLen)

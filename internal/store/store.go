@@ -97,8 +97,8 @@ func Open(dir string, o Options) (*pebble.DB, error) {
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
 	// WriteTables writes tables as a flush writes L0's (no compression), on
-	// the file system itself: its caller holds a Turn already, which the
-	// table writer's own goroutine would otherwise wait for.
+	// the file system itself, not backgroundFS: it holds a Turn while it
+	// writes, which the table writer's own goroutine would otherwise wait for.
 	register(db, tableTarget{dir: dir, fs: fs, opts: opts.MakeWriterOptions(0, db.TableFormat())})
 	return db, nil
 }
