@@ -3,6 +3,7 @@ package partylog
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -29,6 +30,7 @@ type harness struct {
 	// under them by booking (bookingSealer), as a node's does.
 	keysDir string
 	keys    *shred.Keys
+	logger  *slog.Logger // the log's, if set
 }
 
 func newHarness(t testing.TB) *harness {
@@ -59,7 +61,7 @@ func (h *harness) open() {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	cfg := Config{Self: terminal, SigningKey: h.skey}
+	cfg := Config{Self: terminal, SigningKey: h.skey, Logger: h.logger}
 	if h.keysDir != "" {
 		if h.keys, err = shred.Open(db, h.keysDir, nil); err != nil {
 			db.Close()

@@ -262,7 +262,7 @@ func (l *Log) recover() (linkd.HLC, error) {
 		return 0, fmt.Errorf("open log: read meta: %w", err)
 	}
 	if meta == nil {
-		if _, err := l.rebuildIndex(0); err != nil {
+		if _, err := l.rebuildIndex(0, l.logger); err != nil {
 			return 0, fmt.Errorf("open log: %w", err)
 		}
 		l.frontier = tlog.NewFrontier()
@@ -294,7 +294,7 @@ func (l *Log) recover() (linkd.HLC, error) {
 	}
 	l.frontier = f
 	l.durable, l.checkpoint, l.cp = size, note, cp
-	if n, err := l.rebuildIndex(size); err != nil {
+	if n, err := l.rebuildIndex(size, l.logger); err != nil {
 		return 0, fmt.Errorf("open log: make the index entries a crash left unwritten: %w", err)
 	} else if n > 0 {
 		l.logger.Info("made the index entries a crash left unwritten, from the event records", "events", n)

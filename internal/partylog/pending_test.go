@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -156,7 +158,37 @@ func testIndexRebuilt(t *testing.T, sealed bool) {
 }
 
 // indexedSize reads h's log's indexed size from the store.
-func indexedSize(t *testing.T, h *harness) int64 {
+// TestLongRebuildIsAnnounced: a log opened after a crash that left many
+// events unindexed says so before it makes their entries again, and says
+// how many it made, so that an operator watching a slow restart knows why.
+func TestLongRebuildIsAnnounced(t *testing.T) {
+	var out bytes.Buffer
+	h := &harness{t: t, dir: t.TempDir(), logger: slog.New(slog.NewTextHandler(&out, nil))}
+	h.skey, h.vkey, _ = testKey(t)
+	h.open()
+	t.Cleanup(h.close)
+	h.log.ix.halt() // no flush from here on, not even at Close
+	const n = rebuildStep + 500
+	gen := events(93, n)
+	for i := 0; i < n; i += 500 {
+		h.append(gen[i:min(i+500, n)]...)
+	}
+	h.reopen()
+	log := out.String()
+	before := strings.Index(log, "making the index entries a crash left unwritten again")
+	after := strings.Index(log, "made the index entries a crash left unwritten")
+	if before < 0 || after < before {
+		t.Fatalf("the reopen did not announce the rebuild before making it, then report it:\n%s", log)
+	}
+	if want := fmt.Sprintf("events=%d", n); strings.Count(log, want) != 2 {
+		t.Fatalf("the log does not give %s in both lines:\n%s", want, log)
+	}
+	if got := indexedSize(t, h); got != n {
+		t.Fatalf("the index covers %d of %d events after the reopen", got, n)
+	}
+}
+
+func indexedSize(t testing.TB, h *harness) int64 {
 	t.Helper()
 	v, err := h.log.get(indexedKey(h.log.num))
 	if err != nil || len(v) != 8 {

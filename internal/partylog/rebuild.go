@@ -3,6 +3,7 @@ package partylog
 import (
 	"encoding/binary"
 	"fmt"
+	"log/slog"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -25,7 +26,12 @@ const rebuildStep = 4096
 // Records held as commitments only have no entries, and neither have those
 // whose shipment key was destroyed: an erased event is left out of the
 // indexes, as erasing it meant.
-func (s *space) rebuildIndex(size int64) (int64, error) {
+//
+// A fast store can leave about half a million entries (some 80,000 events)
+// to make again, which takes about a second (BenchmarkRebuildAfterCrash);
+// logger hears of a rebuild that long before it starts, so that an operator
+// watching a restart knows why the log is not serving yet.
+func (s *space) rebuildIndex(size int64, logger *slog.Logger) (int64, error) {
 	key := indexedKey(s.num)
 	v, err := s.get(key)
 	if err != nil {
@@ -42,6 +48,9 @@ func (s *space) rebuildIndex(size int64) (int64, error) {
 		if from == size {
 			return 0, nil
 		}
+	}
+	if n := size - from; n >= rebuildStep {
+		logger.Info("making the index entries a crash left unwritten again, from the event records; the log serves once they are written", "events", n)
 	}
 	var w writeSet
 	var buf []byte

@@ -135,7 +135,7 @@ func openReplica(db *pebble.DB, cfg ReplicaConfig) (*Replica, error) {
 		return nil, fmt.Errorf("replica of %s: read meta: %w", cfg.Party.ID, err)
 	}
 	if meta == nil {
-		if _, err := r.rebuildIndex(0); err != nil {
+		if _, err := r.rebuildIndex(0, r.logger); err != nil {
 			return nil, fmt.Errorf("replica of %s: %w", cfg.Party.ID, err)
 		}
 		r.frontier = tlog.NewFrontier()
@@ -164,7 +164,7 @@ func openReplica(db *pebble.DB, cfg ReplicaConfig) (*Replica, error) {
 	if cp.Size != size || cp.Hash != root {
 		return nil, fmt.Errorf("replica of %s: the stored tree (size %d) does not match its newest checkpoint (size %d): the store is damaged", cfg.Party.ID, size, cp.Size)
 	}
-	if n, err := r.rebuildIndex(size); err != nil {
+	if n, err := r.rebuildIndex(size, r.logger); err != nil {
 		return nil, fmt.Errorf("replica of %s: make the index entries a crash left unwritten: %w", cfg.Party.ID, err)
 	} else if n > 0 {
 		r.logger.Info("made the index entries a crash left unwritten, from the event records", "events", n)
