@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +19,7 @@ import (
 	"github.com/linkd-dev/linkd/client"
 	"github.com/linkd-dev/linkd/internal/raftlog/localcluster"
 	"github.com/linkd-dev/linkd/internal/scenario"
+	"github.com/linkd-dev/linkd/internal/testnet"
 )
 
 // binary is the linkd binary, built once per test run.
@@ -47,16 +47,6 @@ func cli(t *testing.T, env []string, args ...string) (int, string, string) {
 		t.Fatal(err)
 	}
 	return code, out.String(), errOut.String()
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // proc is a running `linkd node`.
@@ -118,7 +108,7 @@ func (s *syncWriter) String() string {
 // the same answers; then drain on SIGTERM.
 func TestNodeEndToEnd(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "node")
-	addr := freePort(t)
+	addr := testnet.FreeAddr(t)
 	code, out, stderr := cli(t, nil, "init", "--dir", dir, "--party", scenario.Terminal.ID, "--name", "Haiphong Terminal",
 		"--role", "terminal", "--jurisdiction", "VN,ASEAN", "--listen", addr)
 	if code != 0 {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/linkd-dev/linkd/internal/node"
 	"github.com/linkd-dev/linkd/internal/peers"
+	"github.com/linkd-dev/linkd/internal/testnet"
 )
 
 // runIn is run with stdin.
@@ -33,7 +34,7 @@ type cliNode struct {
 func startCLINode(t *testing.T, id, juris string) cliNode {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), id)
-	code, out, stderr := run(t, "init", "--dir", dir, "--party", id, "--jurisdiction", juris, "--role", "carrier", "--listen", freePort(t))
+	code, out, stderr := run(t, "init", "--dir", dir, "--party", id, "--jurisdiction", juris, "--role", "carrier", "--listen", testnet.FreeAddr(t))
 	if code != 0 {
 		t.Fatalf("init %s: exit %d\n%s%s", id, code, out, stderr)
 	}

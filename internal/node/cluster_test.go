@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"io/fs"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -19,6 +18,7 @@ import (
 	"github.com/linkd-dev/linkd/internal/docs"
 	"github.com/linkd-dev/linkd/internal/node"
 	"github.com/linkd-dev/linkd/internal/scenario"
+	"github.com/linkd-dev/linkd/internal/testnet"
 )
 
 // clusterMember is one node of a cluster test.
@@ -26,16 +26,6 @@ type clusterMember struct {
 	cfg node.Config
 	r   *running
 	c   *client.Client
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // copyDir copies a node's directory, as an operator copies what linkd init
@@ -84,8 +74,8 @@ func newCluster(t *testing.T) (node.InitResult, []*clusterMember) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.Listen = freeAddr(t)
-		c.Cluster = node.ClusterConfig{Member: []string{"m1", "m2", "m3"}[i], Listen: freeAddr(t), Enabled: true,
+		c.Listen = testnet.FreeAddr(t)
+		c.Cluster = node.ClusterConfig{Member: []string{"m1", "m2", "m3"}[i], Listen: testnet.FreeAddr(t), Enabled: true,
 			HeartbeatTimeout: node.Duration(200 * time.Millisecond)}
 		ms = append(ms, &clusterMember{cfg: c})
 	}
@@ -180,7 +170,7 @@ func TestClusterNodes(t *testing.T) {
 
 	// A join with a wrong token is refused.
 	anon, _ := client.New(ms[1].r.url, client.Options{CAFile: ms[1].cfg.Path(ms[1].cfg.Keys.TLSCert)})
-	_, err := anon.JoinCluster(ctx, client.JoinRequest{Member: "m4", RaftAddress: freeAddr(t), Token: "lkj_nope"})
+	_, err := anon.JoinCluster(ctx, client.JoinRequest{Member: "m4", RaftAddress: testnet.FreeAddr(t), Token: "lkj_nope"})
 	if linkd.ErrorCode(err) != linkd.EUnauthorized {
 		t.Fatalf("join with a wrong token: %v; want unauthorized", err)
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/linkd-dev/linkd/internal/partylog"
 	"github.com/linkd-dev/linkd/internal/scenario"
 	"github.com/linkd-dev/linkd/internal/store"
+	"github.com/linkd-dev/linkd/internal/testnet"
 	"github.com/linkd-dev/linkd/internal/tlog"
 )
 
@@ -95,7 +96,7 @@ type tm struct {
 
 func newTM(t testing.TB, c creds, id string, boot bool) *tm {
 	t.Helper()
-	x := &tm{t: t, id: id, dir: filepath.Join(t.TempDir(), id), listen: freeAddr(t), creds: c, boot: boot, logs: &logTail{}}
+	x := &tm{t: t, id: id, dir: filepath.Join(t.TempDir(), id), listen: testnet.FreeAddr(t), creds: c, boot: boot, logs: &logTail{}}
 	t.Cleanup(x.close)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -130,16 +131,6 @@ func (l *logTail) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return strings.Join(l.lines[max(0, len(l.lines)-logTailLines):], "\n")
-}
-
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func (x *tm) config() Config {
@@ -177,7 +168,7 @@ func (x *tm) start() *tm {
 	// another test process can take it in between. A member that has never
 	// started is known to no one yet, so it can take another port.
 	for tries := 0; err != nil && errors.Is(err, syscall.EADDRINUSE) && !x.started && tries < 3; tries++ {
-		x.listen = freeAddr(x.t)
+		x.listen = testnet.FreeAddr(x.t)
 		err = x.open()
 	}
 	if err != nil {
