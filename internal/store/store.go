@@ -81,6 +81,8 @@ func Open(dir string, o Options) (*pebble.DB, error) {
 		opts.Levels[i].FilterType = pebble.TableFilter
 	}
 	opts.Filters = map[string]pebble.FilterPolicy{legacyFilter.Name(): legacyFilter}
+	// Tables end where a partition of the key space ends (see partition).
+	opts.Experimental.SpanPolicyFunc = partition
 	// Flushes write L0 uncompressed. L0 tables live only until the next
 	// compaction, which reads them back and writes them compressed; snappy
 	// was about 40% of a flush's CPU.
