@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
+
 	"github.com/linkd-dev/linkd"
 	"github.com/linkd-dev/linkd/internal/docs"
 	"github.com/linkd-dev/linkd/internal/partylog"
@@ -49,15 +51,37 @@ var DefaultIngest = []IngestScenario{
 
 // IngestResult is the measurement of one scenario.
 type IngestResult struct {
-	Scenario     string  `json:"scenario"`
-	Batch        int     `json:"batch"`
-	Clients      int     `json:"clients"`
-	Events       int     `json:"events"`
-	Seconds      float64 `json:"seconds"`
-	EventsPerSec float64 `json:"eventsPerSecond"`
-	P50Millis    float64 `json:"p50AckMillis"`
-	P99Millis    float64 `json:"p99AckMillis"`
-	Fsyncs       int64   `json:"fsyncedBatches"`
+	Scenario     string     `json:"scenario"`
+	Batch        int        `json:"batch"`
+	Clients      int        `json:"clients"`
+	Events       int        `json:"events"`
+	Seconds      float64    `json:"seconds"`
+	EventsPerSec float64    `json:"eventsPerSecond"`
+	P50Millis    float64    `json:"p50AckMillis"`
+	P99Millis    float64    `json:"p99AckMillis"`
+	Fsyncs       int64      `json:"fsyncedBatches"`
+	Store        *StoreLoad `json:"store,omitempty"` // set by Ingest, which owns its store
+}
+
+// StoreLoad is what a run left its Pebble store to do, read from the
+// store's metrics once the log is closed. A run of a few hundred thousand
+// events ends before most compactions: their debt is work a longer run
+// pays for, so a steady ingest is slower than the figure above it.
+type StoreLoad struct {
+	WrittenPerEvent float64 `json:"writtenBytesPerEvent"` // by flushes, ingestions and compactions, per event
+	MovedBytes      uint64  `json:"movedBytes"`           // tables moved to a lower level without a rewrite
+	DebtBytes       uint64  `json:"compactionDebtBytes"`  // Pebble's estimate of the compactions still owed
+	L0Tables        int64   `json:"l0Tables"`
+}
+
+func storeLoad(m *pebble.Metrics, events int) *StoreLoad {
+	t := m.Total()
+	return &StoreLoad{
+		WrittenPerEvent: float64(t.TableBytesFlushed+t.TableBytesIngested+t.TableBytesCompacted) / float64(max(events, 1)),
+		MovedBytes:      t.TableBytesMoved,
+		DebtBytes:       m.Compact.EstimatedDebt,
+		L0Tables:        m.Levels[0].TablesCount,
+	}
 }
 
 // IngestConfig configures Ingest.
@@ -212,6 +236,7 @@ func ingestOne(ctx context.Context, dir string, s IngestScenario, events []linkd
 		Events: n, Seconds: elapsed.Seconds(), EventsPerSec: float64(n) / elapsed.Seconds(),
 		P50Millis: ms(percentile(all, 50)), P99Millis: ms(percentile(all, 99)),
 		Fsyncs: l.Stats().Batches.Load(),
+		Store:  storeLoad(db.Metrics(), n),
 	}, nil
 }
 
@@ -232,4 +257,14 @@ func PrintIngest(w io.Writer, results []IngestResult, shape EventShape) {
 	for _, r := range results {
 		fmt.Fprintf(w, "%-24s %9d %12.0f %8.2f ms %8.2f ms %9d\n", r.Scenario, r.Events, r.EventsPerSec, r.P50Millis, r.P99Millis, r.Fsyncs)
 	}
+	fmt.Fprintf(w, "\nthe store after each scenario: bytes its flushes, ingestions and compactions wrote per event,\n")
+	fmt.Fprintf(w, "tables moved down without a rewrite, and the compactions still owed (work a longer run pays for)\n\n")
+	fmt.Fprintf(w, "%-24s %14s %11s %13s %10s\n", "scenario", "written/event", "moved", "debt", "L0 tables")
+	for _, r := range results {
+		if s := r.Store; s != nil {
+			fmt.Fprintf(w, "%-24s %12.0f B %8.0f MB %10.0f MB %10d\n", r.Scenario, s.WrittenPerEvent, mb(s.MovedBytes), mb(s.DebtBytes), s.L0Tables)
+		}
+	}
 }
+
+func mb(b uint64) float64 { return float64(b) / (1 << 20) }
