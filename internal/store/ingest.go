@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -52,11 +53,15 @@ func register(db *pebble.DB, t tableTarget) {
 // strictly ascending order and be absent from the store, or older than
 // anything that overwrites them.
 //
-// A table never spans two first bytes of a key. Pebble flushes a memtable
-// that holds any key within a new table's bounds before it adds the table,
-// so a table that spanned, say, 'i' to 'x' would force a flush whenever a
-// write landed between them. Keys written through batches must therefore not
-// share a first byte with the keys given here, or each call forces a flush.
+// A table never spans two partitions of the key space (see partition), so
+// never two first bytes of a key. Pebble flushes a memtable that holds any
+// key within a new table's bounds before it adds the table, so a table that
+// spanned, say, 'i' to 'x' would force a flush whenever a write landed
+// between them. Keys written through batches must therefore not share a
+// first byte with the keys given here, or each call forces a flush. And a
+// table that holds one partition's keys overlaps no other partition's
+// tables: one that only holds keys past every older one of its partition
+// (times of the time index, say) goes to the bottom level at once.
 func WriteTables(ctx context.Context, db *pebble.DB, write func(add func(k, v []byte) error) error) error {
 	v, ok := targets.Load(weak.Make(db))
 	if !ok {
@@ -66,7 +71,7 @@ func WriteTables(ctx context.Context, db *pebble.DB, write func(add func(k, v []
 	var (
 		paths []string
 		w     *sstable.Writer
-		first byte
+		end   []byte // where the partition of the table being written ends
 		n     int
 		// Writing tables is background work and takes turns with
 		// Pebble's, giving its turn up now and then like a flush does;
@@ -91,7 +96,7 @@ func WriteTables(ctx context.Context, db *pebble.DB, write func(add func(k, v []
 		if len(k) == 0 {
 			return errors.New("store: an empty key")
 		}
-		if w != nil && (k[0] != first || w.Raw().EstimatedSize() >= maxTableBytes) {
+		if w != nil && ((end != nil && bytes.Compare(k, end) >= 0) || w.Raw().EstimatedSize() >= maxTableBytes) {
 			if err := finish(); err != nil {
 				return err
 			}
@@ -106,7 +111,7 @@ func WriteTables(ctx context.Context, db *pebble.DB, write func(add func(k, v []
 			}
 			paths = append(paths, p)
 			w = sstable.NewWriter(objstorageprovider.NewFileWritable(f), t.opts)
-			first = k[0]
+			end = partitionEnd(k)
 		}
 		if n++; n%4096 == 0 {
 			turn.Done()

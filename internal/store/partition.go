@@ -15,10 +15,16 @@ import (
 // internal/partylog/keys.go).
 const LogPrefixes = "cehij"
 
+// KindPrefixes are the first bytes of the keys whose second byte names a
+// kind: the party log's query index entries ('x'), whose second byte is the
+// index (booking, B/L, container, type and code, location, time).
+const KindPrefixes = "x"
+
 // partition is the store's span policy function. It changes no policy; it
 // ends every table a flush or a compaction writes where the next
 // partition of the key space begins: at every change of a key's first
-// byte and, under LogPrefixes, of its log number.
+// byte and, under LogPrefixes, of its log number, under KindPrefixes, of
+// its kind.
 //
 // Without it, a memtable flush wrote tables that ran from one prefix into
 // the next, say from the last checkpoints into the first new records. Such
@@ -43,6 +49,9 @@ func partitionEnd(start []byte) []byte {
 		if log := binary.BigEndian.Uint32(start[1:5]); log < math.MaxUint32 {
 			return binary.BigEndian.AppendUint32([]byte{first}, log+1)
 		}
+	}
+	if len(start) >= 2 && start[1] < 0xff && strings.IndexByte(KindPrefixes, first) >= 0 {
+		return []byte{first, start[1] + 1}
 	}
 	if first == 0xff {
 		return nil

@@ -89,11 +89,75 @@ func TestPartitionEnd(t *testing.T) {
 		{"checkpoint of the last log number", logKey('c', math.MaxUint32, 1), []byte{'d'}},
 		{"log prefix without a log number", []byte{'e', 1}, []byte{'f'}},
 		{"meta key: one partition for every log", logKey('m', 3, 4), []byte{'n'}},
-		{"index entry", []byte("xbBOOKING\x00"), []byte{'y'}},
+		{"booking index entry", []byte("xbBOOKING\x00"), []byte("xc")},
+		{"index entry of the last kind", []byte{'x', 0xff, 1}, []byte{'y'}},
+		{"index prefix alone", []byte("x"), []byte{'y'}},
 		{"last first byte", []byte{0xff, 1}, nil},
 	} {
 		if got := partitionEnd(c.start); !bytes.Equal(got, c.end) || (got == nil) != (c.end == nil) {
 			t.Errorf("%s: partitionEnd(%q) = %q, want %q", c.name, c.start, got, c.end)
 		}
+	}
+}
+
+// TestWriteTablesKeepsKindsApart adds index entries of two kinds twice: the
+// second time the booking entries fall among the first ones, the time
+// entries all lie past them. The time entries' table then goes to the
+// bottom level at once, where no compaction rewrites it again, and the
+// booking entries' table stops above it. A table holding both kinds
+// overlapped the first tables and went to L0.
+func TestWriteTablesKeepsKindsApart(t *testing.T) {
+	db, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	entry := func(kind byte, v uint64) []byte {
+		return binary.BigEndian.AppendUint64([]byte{'x', kind}, v)
+	}
+	add := func(round uint64) {
+		t.Helper()
+		err := WriteTables(t.Context(), db, func(add func(k, v []byte) error) error {
+			for i := range uint64(1000) {
+				if err := add(entry('b', i*2+round), nil); err != nil { // interleaved
+					return err
+				}
+			}
+			for i := range uint64(1000) {
+				if err := add(entry('m', round*1000+i), nil); err != nil { // later times
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	add(0)
+	add(1)
+	levels, err := db.SSTables()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The level of the table that holds k, the only one of its range
+	// reaching that far.
+	levelOf := func(k []byte) int {
+		for level, ts := range levels {
+			for _, tb := range ts {
+				if bytes.Compare(tb.Smallest.UserKey, k) <= 0 && bytes.Compare(k, tb.Largest.UserKey) <= 0 {
+					return level
+				}
+			}
+		}
+		t.Fatalf("no table holds %q", k)
+		return 0
+	}
+	bottom := len(levels) - 1
+	if l := levelOf(entry('m', 1999)); l != bottom {
+		t.Errorf("the second time entries' table is in L%d, want the bottom level L%d", l, bottom)
+	}
+	if l := levelOf(entry('b', 1999)); l >= bottom {
+		t.Errorf("the second booking entries' table is in L%d, want above the first one's, in L%d", l, bottom)
 	}
 }
