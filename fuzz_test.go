@@ -228,3 +228,29 @@ func FuzzParseCheckpoint(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeSharing checks that DecodeSharing never panics, that its errors
+// wrap ErrNotCanonical, and that for every canonical encoding it reads what
+// DecodeCanonical reads.
+func FuzzDecodeSharing(f *testing.F) {
+	for _, e := range generated(8) {
+		f.Add(linkd.AppendCanonical(nil, &e))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := linkd.DecodeSharing(data)
+		if err != nil && !errors.Is(err, linkd.ErrNotCanonical) {
+			t.Fatalf("error %v does not wrap ErrNotCanonical", err)
+		}
+		e, cerr := linkd.DecodeCanonical(data)
+		if cerr != nil {
+			return
+		}
+		if err != nil {
+			t.Fatalf("DecodeSharing refused a canonical encoding: %v", err)
+		}
+		want := linkd.Sharing{Origin: e.Origin, Parties: e.Parties, Visibility: e.Visibility, Residency: e.Residency}
+		if !reflect.DeepEqual(s, want) {
+			t.Fatalf("DecodeSharing = %+v, DecodeCanonical's fields are %+v", s, want)
+		}
+	})
+}

@@ -190,17 +190,20 @@ func readEntries(ctx context.Context, own *partylog.Log, from, to int64, fn func
 	})
 }
 
-// newOutEntry decodes re into an entry whose salt and encoding are re's.
+// newOutEntry makes an entry of re whose salt and encoding are re's. Of
+// the event it reads only who may receive it: the log wrote the record
+// after checking all of it, and the peer decodes and checks it in full.
 func newOutEntry(re *partylog.RawEntry) (outEntry, error) {
 	e := outEntry{leaf: re.Leaf}
 	if re.Canon == nil {
 		return e, nil
 	}
-	ev, err := linkd.DecodeCanonical(re.Canon)
+	s, err := linkd.DecodeSharing(re.Canon)
 	if err != nil {
 		return e, fmt.Errorf("entry %d: %w", re.Index, err)
 	}
-	e.carry(re.Salt, re.Canon, &ev)
+	e.salt, e.canon = re.Salt, re.Canon
+	e.origin, e.parties, e.visibility, e.residency = s.Origin, s.Parties, s.Visibility, s.Residency
 	return e, nil
 }
 
