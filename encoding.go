@@ -296,12 +296,7 @@ func DecodeCanonical(data []byte) (Event, error) {
 		e.TransportCall = tc
 	}
 	e.Origin = d.str()
-	if n := d.count(); n > 0 {
-		e.Parties = make([]ShipmentParty, n)
-		for i := range e.Parties {
-			e.Parties[i] = ShipmentParty{d.str(), Role(d.str())}
-		}
-	}
+	e.Parties = d.parties()
 	e.Visibility = d.strs()
 	e.Residency = d.strs()
 	e.CausedBy = d.strs()
@@ -415,6 +410,18 @@ func (d *decoder) strs() []string {
 		ss[i] = d.str()
 	}
 	return ss
+}
+
+func (d *decoder) parties() []ShipmentParty {
+	n := d.count()
+	if n == 0 {
+		return nil
+	}
+	ps := make([]ShipmentParty, n)
+	for i := range ps {
+		ps[i] = ShipmentParty{d.str(), Role(d.str())}
+	}
+	return ps
 }
 
 func (d *decoder) option() bool {

@@ -601,6 +601,16 @@ func TestAppendCanonicalID(t *testing.T) {
 // BenchmarkDecodeCanonical decodes stored records, as a node does for every
 // event it receives from a peer and every event a query reads back.
 func BenchmarkDecodeCanonical(b *testing.B) {
+	benchDecode(b, func(rec []byte) error { _, err := linkd.DecodeCanonical(rec); return err })
+}
+
+// BenchmarkDecodeSharing reads what a link sender reads of each record.
+func BenchmarkDecodeSharing(b *testing.B) {
+	benchDecode(b, func(rec []byte) error { _, err := linkd.DecodeSharing(rec); return err })
+}
+
+// benchDecode decodes the canonical encodings of lane events, one per op.
+func benchDecode(b *testing.B, decode func([]byte) error) {
 	events := generated(100)
 	records := make([][]byte, len(events))
 	size := 0
@@ -612,7 +622,7 @@ func BenchmarkDecodeCanonical(b *testing.B) {
 	b.SetBytes(int64(size / len(records)))
 	i := 0
 	for b.Loop() {
-		if _, err := linkd.DecodeCanonical(records[i%len(records)]); err != nil {
+		if err := decode(records[i%len(records)]); err != nil {
 			b.Fatal(err)
 		}
 		i++

@@ -46,12 +46,7 @@ func DecodeSharing(data []byte) (Sharing, error) {
 	}
 	var s Sharing
 	s.Origin = d.str()
-	if n := d.count(); n > 0 {
-		s.Parties = make([]ShipmentParty, n)
-		for i := range s.Parties {
-			s.Parties[i] = ShipmentParty{d.str(), Role(d.str())}
-		}
-	}
+	s.Parties = d.parties()
 	s.Visibility = d.strs()
 	s.Residency = d.strs()
 	if d.err != nil {

@@ -50,24 +50,3 @@ func TestDecodeSharing(t *testing.T) {
 		}
 	}
 }
-
-// BenchmarkDecodeSharing reads what a link sender reads of each record; see
-// BenchmarkDecodeCanonical for the whole event.
-func BenchmarkDecodeSharing(b *testing.B) {
-	events := generated(100)
-	records := make([][]byte, len(events))
-	size := 0
-	for i := range events {
-		records[i] = linkd.AppendCanonical(nil, &events[i])
-		size += len(records[i])
-	}
-	b.ReportAllocs()
-	b.SetBytes(int64(size / len(records)))
-	i := 0
-	for b.Loop() {
-		if _, err := linkd.DecodeSharing(records[i%len(records)]); err != nil {
-			b.Fatal(err)
-		}
-		i++
-	}
-}
