@@ -30,10 +30,11 @@ const KindPrefixes = "x"
 // the next, say from the last checkpoints into the first new records. Such
 // a table's key range covers every older record of the log, so the next
 // compaction of L0 into the base level had to read and write all of the
-// base level's records again, although no new key fell among them: a
-// catch-up of a million events spent 28% of its CPU in compactions that
-// mostly copied tables unchanged. A table that holds one partition's new
-// keys only overlaps the base level's tables at that partition's end.
+// base level's records again, although no new key fell among them. A
+// table that holds one partition's new keys only overlaps the base level's
+// tables at that partition's end, and Pebble moves it down without a
+// rewrite: over three million appended events, 1.4–1.7 GB of tables moved
+// against 0.1–0.2 GB, with 7% less CPU and a third less compaction debt.
 func partition(start []byte) (pebble.SpanPolicy, []byte, error) {
 	return pebble.SpanPolicy{}, partitionEnd(start), nil
 }
