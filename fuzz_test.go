@@ -248,7 +248,7 @@ func FuzzDecodeSharing(f *testing.F) {
 		if err != nil {
 			t.Fatalf("DecodeSharing refused a canonical encoding: %v", err)
 		}
-		want := linkd.Sharing{Origin: e.Origin, Parties: e.Parties, Visibility: e.Visibility, Residency: e.Residency}
+		want := e.Sharing()
 		if !reflect.DeepEqual(s, want) {
 			t.Fatalf("DecodeSharing = %+v, DecodeCanonical's fields are %+v", s, want)
 		}

@@ -11,6 +11,11 @@ type Sharing struct {
 	Residency  []string
 }
 
+// Sharing returns e's sharing fields.
+func (e *Event) Sharing() Sharing {
+	return Sharing{Origin: e.Origin, Parties: e.Parties, Visibility: e.Visibility, Residency: e.Residency}
+}
+
 // DecodeSharing reads an event's Sharing from its canonical encoding and
 // skips every other field without decoding it. A node's link senders call
 // it for each record they read back from their own log for a peer (a

@@ -27,7 +27,7 @@ func TestDecodeSharing(t *testing.T) {
 		if err != nil {
 			t.Fatalf("event %d: %v", i, err)
 		}
-		want := linkd.Sharing{Origin: e.Origin, Parties: e.Parties, Visibility: e.Visibility, Residency: e.Residency}
+		want := e.Sharing()
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("event %d: DecodeSharing = %+v, want %+v", i, got, want)
 		}

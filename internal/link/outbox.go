@@ -145,7 +145,7 @@ func (o *outbox) committed(entries []partylog.NewEntry) {
 		ne := &entries[i]
 		e := outEntry{leaf: ne.Leaf}
 		if ne.Event != nil && ne.Canon != nil {
-			e.carry(ne.Salt, ne.Canon, ne.Event)
+			e.carry(ne.Salt, ne.Canon, ne.Event.Sharing())
 		}
 		o.entries = append(o.entries, e)
 	}
@@ -202,14 +202,13 @@ func newOutEntry(re *partylog.RawEntry) (outEntry, error) {
 	if err != nil {
 		return e, fmt.Errorf("entry %d: %w", re.Index, err)
 	}
-	e.salt, e.canon = re.Salt, re.Canon
-	e.origin, e.parties, e.visibility, e.residency = s.Origin, s.Parties, s.Visibility, s.Residency
+	e.carry(re.Salt, re.Canon, s)
 	return e, nil
 }
 
-// carry gives e the payload of ev, with its salt and encoding, and what
-// shares reads of it.
-func (e *outEntry) carry(salt, canon []byte, ev *linkd.Event) {
+// carry gives e an event's payload, its salt and encoding, and who may
+// receive it.
+func (e *outEntry) carry(salt, canon []byte, s linkd.Sharing) {
 	e.salt, e.canon = salt, canon
-	e.origin, e.parties, e.visibility, e.residency = ev.Origin, ev.Parties, ev.Visibility, ev.Residency
+	e.origin, e.parties, e.visibility, e.residency = s.Origin, s.Parties, s.Visibility, s.Residency
 }
