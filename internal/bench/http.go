@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -123,7 +124,7 @@ func HTTPIngest(ctx context.Context, cfg IngestConfig) ([]IngestResult, error) {
 		if cfg.Progress != nil {
 			fmt.Fprintf(cfg.Progress, "http ingest: %s, %d events…\n", sc, events)
 		}
-		r, err := httpIngestOne(ctx, filepath.Join(dir, fmt.Sprintf("s%d", i)), sc, events)
+		r, err := httpIngestOne(ctx, filepath.Join(dir, fmt.Sprintf("s%d", i)), sc, events, cfg.GoClient)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", sc, err)
 		}
@@ -132,7 +133,7 @@ func HTTPIngest(ctx context.Context, cfg IngestConfig) ([]IngestResult, error) {
 	return out, nil
 }
 
-func httpIngestOne(ctx context.Context, dir string, sc IngestScenario, events int) (IngestResult, error) {
+func httpIngestOne(ctx context.Context, dir string, sc IngestScenario, events int, goClient bool) (IngestResult, error) {
 	b, err := startNode(ctx, dir)
 	if err != nil {
 		return IngestResult{}, err
@@ -141,35 +142,69 @@ func httpIngestOne(ctx context.Context, dir string, sc IngestScenario, events in
 	gen := scenario.NewGenerator(uint64(sc.Batch*1000+sc.Clients), time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC))
 	perClient := events / sc.Clients / sc.Batch
 	bodies := make([][][]byte, sc.Clients)
+	host := strings.TrimPrefix(b.url, "https://")
 	for c := range bodies {
 		for range perClient {
 			body, err := json.Marshal(gen.Batch(sc.Batch))
 			if err != nil {
 				return IngestResult{}, err
 			}
+			if !goClient {
+				body = postRequest(host, "/v1/events", b.token, body)
+			}
 			bodies[c] = append(bodies[c], body)
 		}
 	}
-	clients := make([]*client.Client, sc.Clients)
-	for c := range clients {
-		if clients[c], err = b.client(b.token); err != nil {
+	// Each client's connection is open, and has served a request, before
+	// the clock starts: TLS handshakes are not ingest.
+	post := make([]func([]byte) error, sc.Clients)
+	for c := range post {
+		if goClient {
+			cl, err := b.client(b.token)
+			if err != nil {
+				return IngestResult{}, err
+			}
+			if _, err := cl.Checkpoint(ctx, 0); err != nil && linkd.ErrorCode(err) != linkd.ENotFound {
+				return IngestResult{}, err
+			}
+			post[c] = func(body []byte) error {
+				res, err := cl.AppendJSON(ctx, body)
+				if err == nil && len(res.Acks) != sc.Batch {
+					err = fmt.Errorf("POST /v1/events acknowledged %d events of %d", len(res.Acks), sc.Batch)
+				}
+				return err
+			}
+			continue
+		}
+		lc, err := dialLoad(ctx, b.url, b.ca)
+		if err != nil {
 			return IngestResult{}, err
 		}
-		if _, err := clients[c].Checkpoint(ctx, 0); err != nil && linkd.ErrorCode(err) != linkd.ENotFound {
-			return IngestResult{}, err // warm the connection: TLS handshakes are not ingest
+		defer lc.close()
+		if status, body, err := lc.do(getRequest(host, "/healthz"), nil); err != nil || status != 200 {
+			return IngestResult{}, fmt.Errorf("GET /healthz: status %d, %q: %v", status, body, err)
+		}
+		var ans []byte
+		post[c] = func(req []byte) error {
+			status, body, err := lc.do(req, ans)
+			ans = body
+			if err != nil {
+				return err
+			}
+			return checkAcks(status, body, sc.Batch)
 		}
 	}
 	lat := make([][]time.Duration, sc.Clients)
 	var failed atomic.Pointer[error]
 	var wg sync.WaitGroup
 	start := time.Now()
-	for c := range clients {
+	for c := range post {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for _, body := range bodies[c] {
 				t0 := time.Now()
-				if _, err := clients[c].AppendJSON(ctx, body); err != nil {
+				if err := post[c](body); err != nil {
 					failed.CompareAndSwap(nil, &err)
 					return
 				}

@@ -90,6 +90,9 @@ type IngestConfig struct {
 	Events    int              // events per scenario; 0 means DefaultIngestEvents (20,000 for batch 1 with one client)
 	Scenarios []IngestScenario // nil means DefaultIngest
 	Progress  io.Writer        // receives a line as each scenario starts; nil for none
+	// GoClient makes bench http send through the client package (Go's
+	// net/http) rather than the lean load generator (loadgen.go).
+	GoClient bool
 }
 
 // Ingest runs each scenario against a fresh party log on a real Pebble
