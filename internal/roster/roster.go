@@ -64,9 +64,9 @@ const shardCount = 64
 // shard holds the cached lists of the references that hash to it.
 type shard struct {
 	mu    sync.Mutex
-	lists map[ref][]linkd.ShipmentParty // a nil list: no events yet; guarded by mu
-	order []ref                         // a ring in insertion order, for eviction; guarded by mu
-	next  int                           // the oldest entry of order once it is full; guarded by mu
+	lists [3]map[string][]linkd.ShipmentParty // by reference kind (see list), then value; a nil list: no events yet; guarded by mu
+	order []ref                               // a ring in insertion order, for eviction; guarded by mu
+	next  int                                 // the oldest entry of order once it is full; guarded by mu
 }
 
 // New returns the roster of the node whose logs these are. max bounds the
@@ -77,7 +77,9 @@ func New(self linkd.Party, logs *partylog.Logs, max int) *Roster {
 	}
 	r := &Roster{self: self, logs: logs, perShard: (max + shardCount - 1) / shardCount, seed: maphash.MakeSeed()}
 	for i := range r.shards {
-		r.shards[i].lists = map[ref][]linkd.ShipmentParty{}
+		for k := range r.shards[i].lists {
+			r.shards[i].lists[k] = map[string][]linkd.ShipmentParty{}
+		}
 	}
 	return r
 }
@@ -100,6 +102,19 @@ func refs(buf *[3]ref, e *linkd.Event) []ref {
 type ref struct {
 	ix    partylog.Index
 	value string
+}
+
+// list is the shard's map for a reference's kind: maps keyed by the value
+// alone hash and compare a string, not a struct.
+func (s *shard) list(rf ref) map[string][]linkd.ShipmentParty {
+	switch rf.ix {
+	case partylog.ByBooking:
+		return s.lists[0]
+	case partylog.ByTransportDocument:
+		return s.lists[1]
+	default:
+		return s.lists[2]
+	}
 }
 
 // slot returns the shard and generation counter of a reference.
@@ -223,12 +238,21 @@ func (r *Roster) Learn(events []linkd.Event) {
 		if len(e.Parties) == 0 {
 			continue
 		}
+		// A shipment's references usually hold equal lists: they share one
+		// slice, so that a stamp's union of them is a pointer comparison.
+		var shared []linkd.ShipmentParty
 		for _, rf := range refs(&buf, e) {
 			s, gen := r.slot(rf)
 			s.mu.Lock()
 			gen.Add(1)
-			if list, ok := s.lists[rf]; ok {
-				s.lists[rf] = fold(list, e, r.self.ID)
+			m := s.list(rf)
+			if list, ok := m[rf.value]; ok {
+				list = fold(list, e, r.self.ID)
+				if shared != nil && slices.Equal(list, shared) {
+					list = shared
+				}
+				m[rf.value] = list
+				shared = list
 			}
 			s.mu.Unlock()
 		}
@@ -241,7 +265,7 @@ func (r *Roster) Learn(events []linkd.Event) {
 func (r *Roster) lookup(ctx context.Context, rf ref) ([]linkd.ShipmentParty, error) {
 	s, gen := r.slot(rf)
 	s.mu.Lock()
-	list, ok := s.lists[rf]
+	list, ok := s.list(rf)[rf.value]
 	g := gen.Load()
 	s.mu.Unlock()
 	if ok {
@@ -265,16 +289,17 @@ func (r *Roster) lookup(ctx context.Context, rf ref) ([]linkd.ShipmentParty, err
 	defer s.mu.Unlock()
 	// Cache the list unless something learnt meanwhile that the scan may
 	// have missed, or a concurrent lookup of the same reference has.
-	if _, ok := s.lists[rf]; !ok && gen.Load() == g {
+	m := s.list(rf)
+	if _, ok := m[rf.value]; !ok && gen.Load() == g {
 		if len(s.order) < r.perShard {
 			s.order = append(s.order, rf)
 		} else {
 			old := s.order[s.next]
-			delete(s.lists, old)
+			delete(s.list(old), old.value)
 			s.order[s.next] = rf
 			s.next = (s.next + 1) % len(s.order)
 		}
-		s.lists[rf] = list
+		m[rf.value] = list
 	}
 	return list, nil
 }
@@ -299,6 +324,9 @@ func fold(list []linkd.ShipmentParty, e *linkd.Event, self string) []linkd.Shipm
 // merge returns a with b's parties added; a party already in a keeps its
 // role.
 func merge(a, b []linkd.ShipmentParty) []linkd.ShipmentParty {
+	if len(b) <= len(a) && (len(b) == 0 || &a[0] == &b[0]) {
+		return a // b is a's own start: a shared list
+	}
 	out := a
 	copied := false
 	for _, p := range b {

@@ -10,13 +10,14 @@ import (
 	"github.com/linkd-dev/linkd"
 	"github.com/linkd-dev/linkd/internal/partylog"
 	"github.com/linkd-dev/linkd/internal/roster"
+	"github.com/linkd-dev/linkd/internal/scenario"
 	"github.com/linkd-dev/linkd/internal/store"
 	"github.com/linkd-dev/linkd/internal/tlog"
 )
 
 var forwarder = linkd.Party{ID: "forwarder", Name: "Forwarder", Roles: []linkd.Role{linkd.RoleForwarder}, Jurisdiction: []string{"VN"}}
 
-func open(t *testing.T, p linkd.Party) (*partylog.Log, *roster.Roster) {
+func open(t testing.TB, p linkd.Party) (*partylog.Log, *roster.Roster) {
 	t.Helper()
 	db, err := store.Open(t.TempDir(), store.Options{})
 	if err != nil {
@@ -44,7 +45,7 @@ func event(booking string, parties ...string) linkd.Event {
 }
 
 // record stamps and appends as the node's ingest path does.
-func record(t *testing.T, l *partylog.Log, r *roster.Roster, evs ...linkd.Event) ([]linkd.Event, error) {
+func record(t testing.TB, l *partylog.Log, r *roster.Roster, evs ...linkd.Event) ([]linkd.Event, error) {
 	t.Helper()
 	if err := r.Stamp(context.Background(), evs); err != nil {
 		return nil, err
@@ -96,6 +97,38 @@ func TestRosterRules(t *testing.T) {
 	evs, _ = record(t, l, r, event("BKG-2", "carrier-b"), event("BKG-2"))
 	if got := names(evs[1]); got != "carrier-b forwarder " {
 		t.Fatalf("second event of an opening batch: %q", got)
+	}
+}
+
+// TestRosterUnionAcrossReferences: a shipment's references share one cached
+// list while they hold the same parties; an addition filed under one of
+// them must still reach every event that names it.
+func TestRosterUnionAcrossReferences(t *testing.T) {
+	l, r := open(t, forwarder)
+	withBox := func(e linkd.Event, box string) linkd.Event { e.EquipmentReference = box; return e }
+	record(t, l, r, withBox(event("BKG-U", "carrier-a"), "MSCU0000007"))
+	// Filed under the container alone.
+	added := withBox(event("", "customs-eu"), "MSCU0000007")
+	added.DocumentID = "BKG-U"
+	record(t, l, r, added)
+	record(t, l, r, event("BKG-U", "insurer")) // and under the booking alone
+	for _, tc := range []struct {
+		e    linkd.Event
+		want string
+	}{
+		{event("BKG-U"), "carrier-a forwarder insurer "}, // the booking's list has not heard of customs
+		{withBox(event(""), "MSCU0000007"), "carrier-a customs-eu forwarder "},
+		{withBox(event("BKG-U"), "MSCU0000007"), "carrier-a customs-eu forwarder insurer "},
+		{event("BKG-U"), "carrier-a customs-eu forwarder insurer "}, // and now has, from the event before
+	} {
+		tc.e.DocumentID = "BKG-U"
+		evs, err := record(t, l, r, tc.e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := names(evs[0]); got != tc.want {
+			t.Errorf("booking %q, container %q: stamped %q, want %q", tc.e.CarrierBookingReference, tc.e.EquipmentReference, got, tc.want)
+		}
 	}
 }
 
@@ -260,4 +293,40 @@ func TestRosterConcurrentAdditions(t *testing.T) {
 			}
 		}
 	}
+}
+
+// BenchmarkStamp stamps single events as a node's ingest does, over the
+// scenario's 5,000 shipments (a booking, a B/L and three containers each):
+// "known" after every shipment is in the log and cached, "new shipment" for
+// events that each open a shipment the store has never seen.
+func BenchmarkStamp(b *testing.B) {
+	l, r := open(b, forwarder)
+	gen := scenario.NewGenerator(1, time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC))
+	known := gen.Batch(20_000)
+	for i := 0; i < len(known); i += 500 {
+		record(b, l, r, known[i:i+500]...)
+	}
+	ctx := context.Background()
+	b.Run("known", func(b *testing.B) {
+		ev := make([]linkd.Event, 1)
+		for i := range b.N {
+			ev[0] = known[i%len(known)]
+			if err := r.Stamp(ctx, ev); err != nil {
+				b.Fatal(err)
+			}
+			r.Learn(ev)
+		}
+	})
+	b.Run("new shipment", func(b *testing.B) {
+		ev := make([]linkd.Event, 1)
+		for i := range b.N {
+			ev[0] = known[i%len(known)]
+			ev[0].CarrierBookingReference = fmt.Sprintf("NEWBKG%08d", i)
+			ev[0].TransportDocumentReference = fmt.Sprintf("NEWBL%08d", i)
+			ev[0].EquipmentReference = fmt.Sprintf("NEWU%07d", i)
+			if err := r.Stamp(ctx, ev); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
