@@ -64,7 +64,7 @@ const shardCount = 64
 // shard holds the cached lists of the references that hash to it.
 type shard struct {
 	mu    sync.Mutex
-	lists [3]map[string][]linkd.ShipmentParty // by reference kind (see list), then value; a nil list: no events yet; guarded by mu
+	lists [3]map[string][]linkd.ShipmentParty // by reference kind (see mapFor), then value; a nil list: no events yet; guarded by mu
 	order []ref                               // a ring in insertion order, for eviction; guarded by mu
 	next  int                                 // the oldest entry of order once it is full; guarded by mu
 }
@@ -104,9 +104,9 @@ type ref struct {
 	value string
 }
 
-// list is the shard's map for a reference's kind: maps keyed by the value
+// mapFor is the shard's map for a reference's kind: maps keyed by the value
 // alone hash and compare a string, not a struct.
-func (s *shard) list(rf ref) map[string][]linkd.ShipmentParty {
+func (s *shard) mapFor(rf ref) map[string][]linkd.ShipmentParty {
 	switch rf.ix {
 	case partylog.ByBooking:
 		return s.lists[0]
@@ -245,7 +245,7 @@ func (r *Roster) Learn(events []linkd.Event) {
 			s, gen := r.slot(rf)
 			s.mu.Lock()
 			gen.Add(1)
-			m := s.list(rf)
+			m := s.mapFor(rf)
 			if list, ok := m[rf.value]; ok {
 				list = fold(list, e, r.self.ID)
 				if shared != nil && slices.Equal(list, shared) {
@@ -265,7 +265,7 @@ func (r *Roster) Learn(events []linkd.Event) {
 func (r *Roster) lookup(ctx context.Context, rf ref) ([]linkd.ShipmentParty, error) {
 	s, gen := r.slot(rf)
 	s.mu.Lock()
-	list, ok := s.list(rf)[rf.value]
+	list, ok := s.mapFor(rf)[rf.value]
 	g := gen.Load()
 	s.mu.Unlock()
 	if ok {
@@ -289,13 +289,13 @@ func (r *Roster) lookup(ctx context.Context, rf ref) ([]linkd.ShipmentParty, err
 	defer s.mu.Unlock()
 	// Cache the list unless something learnt meanwhile that the scan may
 	// have missed, or a concurrent lookup of the same reference has.
-	m := s.list(rf)
+	m := s.mapFor(rf)
 	if _, ok := m[rf.value]; !ok && gen.Load() == g {
 		if len(s.order) < r.perShard {
 			s.order = append(s.order, rf)
 		} else {
 			old := s.order[s.next]
-			delete(s.list(old), old.value)
+			delete(s.mapFor(old), old.value)
 			s.order[s.next] = rf
 			s.next = (s.next + 1) % len(s.order)
 		}
