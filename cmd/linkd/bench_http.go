@@ -21,7 +21,7 @@ The clients share this machine's cores with the node, so by default they are
 a lean load generator, as wrk is: each writes prepared HTTP/1.1 requests whole
 on its own kept-alive TLS connection and reads each answer, checking its
 status and that it acknowledges every event. --go-client sends through linkd's
-Go client package (net/http) instead, which takes about a third of a run's
+Go client package (net/http) instead, which takes about a quarter of a run's
 CPU with single-event requests.
 
 The default scenarios are the node's targets: 64 clients sending single-event

@@ -20,7 +20,7 @@ import (
 // answer before the next request, as wrk does. The client and the node share
 // this machine's cores, so whatever the client spends the node does not get:
 // Go's HTTP client hands each request between three goroutines and decodes
-// each answer with encoding/json, which cost about a third of all the CPU
+// each answer with encoding/json, which cost about a quarter of all the CPU
 // of a run of single-event requests. The figure is meant to be the node's.
 type loadConn struct {
 	conn *tls.Conn
