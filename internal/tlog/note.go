@@ -49,7 +49,7 @@ func NewVerifier(vkey string) (Verifier, error) {
 	if err != nil {
 		return nil, &VerifyError{Kind: ErrBadKey, Detail: fmt.Sprintf("the public key is not a signed-note verifier key (name+hash+base64): %v", err)}
 	}
-	return v, nil
+	return expandNoteVerifier(v, vkey), nil
 }
 
 // SignCheckpoint returns the checkpoint as a signed note.

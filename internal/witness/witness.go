@@ -132,7 +132,7 @@ func (c *Cosigner) KeyHash() uint32 { return c.id }
 
 // Verifier returns the verifier of c's cosignatures.
 func (c *Cosigner) Verifier() note.Verifier {
-	return &verifier{name: c.name, id: c.id, pub: c.key.Public().(ed25519.PublicKey)}
+	return newVerifier(c.name, c.id, c.key.Public().(ed25519.PublicKey))
 }
 
 // NewCosignatureVerifier parses a witness public key made by GenerateKey (or
@@ -149,7 +149,7 @@ func NewCosignatureVerifier(vkey string) (note.Verifier, error) {
 	if id := keyID(name, pub); id != hash {
 		return nil, fmt.Errorf("parse witness public key: key ID %08x does not match the key (want %08x)", hash, id)
 	}
-	return &verifier{name: name, id: hash, pub: pub}, nil
+	return newVerifier(name, hash, pub), nil
 }
 
 // splitKey parses "name+hash+base64".
@@ -174,7 +174,14 @@ func splitKey(k string) (name string, hash uint32, raw []byte, err error) {
 type verifier struct {
 	name string
 	id   uint32
-	pub  ed25519.PublicKey
+	key  *tlog.Ed25519Key
+}
+
+// newVerifier expands pub, which its callers have checked is
+// ed25519.PublicKeySize bytes.
+func newVerifier(name string, id uint32, pub ed25519.PublicKey) *verifier {
+	key, _ := tlog.NewEd25519Key(pub)
+	return &verifier{name: name, id: id, key: key}
 }
 
 func (v *verifier) Name() string    { return v.name }
@@ -188,7 +195,7 @@ func (v *verifier) Verify(text, sig []byte) bool {
 	if t > math.MaxInt64 {
 		return false
 	}
-	return ed25519.Verify(v.pub, signedMessage(t, text), sig[timestampSize:])
+	return v.key.Verify(signedMessage(t, text), sig[timestampSize:])
 }
 
 // signedMessage is what a cosignature/v1 signs: a header line, a time line,
