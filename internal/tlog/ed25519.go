@@ -59,8 +59,10 @@ func (v noteVerifier) Verify(msg, sig []byte) bool { return v.key.Verify(msg, si
 // key material is not the 33 bytes of an Ed25519 note key (which
 // note.NewVerifier, having accepted vkey, has already ruled out).
 func expandNoteVerifier(v note.Verifier, vkey string) note.Verifier {
-	i := strings.LastIndexByte(vkey, '+')
-	raw, err := base64.StdEncoding.DecodeString(vkey[i+1:])
+	// name+hash+base64: the name and hash hold no '+'; base64 may.
+	_, rest, _ := strings.Cut(vkey, "+")
+	_, key64, _ := strings.Cut(rest, "+")
+	raw, err := base64.StdEncoding.DecodeString(key64)
 	if err != nil || len(raw) != 1+ed25519.PublicKeySize || raw[0] != algEd25519 {
 		return v
 	}

@@ -1,0 +1,31 @@
+package tlog
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestNewVerifierExpands checks that NewVerifier gives every Ed25519 key an
+// expanded verifier, including keys whose base64 holds a '+' (about half).
+func TestNewVerifierExpands(t *testing.T) {
+	plus := 0
+	for range 64 {
+		_, vkey, err := GenerateKey("example.com/log")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Count(vkey, "+") > 2 {
+			plus++
+		}
+		v, err := NewVerifier(vkey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := v.(noteVerifier); !ok {
+			t.Fatalf("NewVerifier(%q) is a %T, not an expanded key", vkey, v)
+		}
+	}
+	if plus == 0 {
+		t.Fatal("no key of 64 had a '+' in its base64")
+	}
+}
