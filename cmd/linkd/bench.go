@@ -2,8 +2,10 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 	"strings"
 
@@ -18,25 +20,33 @@ func newBenchCmd() *cobra.Command {
 		Short: "Measure linkd on this machine",
 		Long:  "bench runs linkd's benchmarks against real stores on this machine and prints the figures.",
 	}
-	var profile string
-	var stop func()
+	var profile, traceFile string
+	var stops []func()
 	cmd.PersistentFlags().StringVar(&profile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof reads it)")
+	cmd.PersistentFlags().StringVar(&traceFile, "trace", "", "write an execution trace of the run to this file (go tool trace reads it): where goroutines wait, for latency")
 	cmd.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
-		if profile == "" {
+		start := func(name string, begin func(io.Writer) error, end func()) error {
+			if name == "" {
+				return nil
+			}
+			f, err := os.Create(name)
+			if err != nil {
+				return &exitError{exitUsage, err}
+			}
+			if err := begin(f); err != nil {
+				f.Close()
+				return &exitError{exitUsage, err}
+			}
+			stops = append(stops, func() { end(); f.Close() })
 			return nil
 		}
-		f, err := os.Create(profile)
-		if err != nil {
-			return &exitError{exitUsage, err}
+		if err := start(profile, pprof.StartCPUProfile, pprof.StopCPUProfile); err != nil {
+			return err
 		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return &exitError{exitUsage, err}
-		}
-		stop = func() { pprof.StopCPUProfile(); f.Close() }
-		return nil
+		return start(traceFile, trace.Start, trace.Stop)
 	}
 	cmd.PersistentPostRun = func(cmd *cobra.Command, args []string) {
-		if stop != nil {
+		for _, stop := range stops {
 			stop()
 		}
 	}
