@@ -845,7 +845,6 @@ func (l *Log) sync() {
 				}
 			}
 		}
-		close(g.synced)
 		stopErr := l.stopErr()
 		for _, r := range g.reqs {
 			if r.err == nil && stopErr != nil {
@@ -856,6 +855,10 @@ func (l *Log) sync() {
 			}
 			close(r.done)
 		}
+		// Last: each wake-up above takes its processor's next turn and
+		// sends the one before to the back of the queue; the sequencer,
+		// waiting to apply the next group, should not be among those.
+		close(g.synced)
 	}
 	// The sequencer has exited; answer anyone who slipped in.
 	for {
