@@ -102,7 +102,7 @@ type Log struct {
 	onCommit func(CommitInfo)
 	keep     bool // Config.KeepEntries
 
-	reqs    chan *request      // unbuffered: a send succeeds only when the sequencer takes it
+	reqs    chan *request      // queued appends; the sequencer takes each (request.state) or skips it if abandoned
 	spare   chan *pebble.Batch // synced batches for reuse
 	synced  chan *group        // sequencer → syncer, in commit order
 	closing chan struct{}
@@ -143,7 +143,26 @@ type request struct {
 	err       error
 	done      chan struct{}
 	committed func([]linkd.Ack) // see AppendNotify; nil for none
+	state     atomic.Int32      // queued, taken or abandoned: who won, the sequencer or the caller's ctx
 }
+
+// A request's states. Whichever of the sequencer and a caller giving up
+// moves a request out of queued decides whether it is written.
+const (
+	queued int32 = iota
+	taken
+	abandoned
+)
+
+// queuedAppends is how many appends may wait for the sequencer. The queue
+// is buffered so that taking an append wakes no one: a goroutine woken takes
+// its processor's next turn and sends the one woken before it to the back of
+// the queue, and the one woken before is Pebble's WAL writer, which the
+// sequencer's apply has just woken to write and fsync a group.
+const queuedAppends = 1024
+
+// take claims r for the group being formed; false if its caller gave up.
+func (r *request) take() bool { return r.state.CompareAndSwap(queued, taken) }
 
 // entry is what the sequencer needs of one event: its canonical encoding and
 // the fields it is checked and filed under. Append copies these out of the
@@ -172,14 +191,16 @@ func newEntry(e *linkd.Event, canon []byte) entry {
 }
 
 type group struct {
-	synced chan struct{} // closed once sync has finished with this group
-	reqs   []*request
-	batch  *pebble.Batch // nil when the group wrote nothing
-	size   int64
-	note   []byte
-	cp     linkd.Checkpoint
-	bound  []string   // shipment keys whose bindings the batch carries
-	added  []NewEntry // with Config.KeepEntries
+	synced  chan struct{} // closed once sync has finished with this group
+	applied chan struct{} // closed once commit has finished with it
+	handed  bool          // sent to sync
+	reqs    []*request
+	batch   *pebble.Batch // nil when the group wrote nothing
+	size    int64
+	note    []byte
+	cp      linkd.Checkpoint
+	bound   []string   // shipment keys whose bindings the batch carries
+	added   []NewEntry // with Config.KeepEntries
 }
 
 // Open opens the log in db, recovering its state from what is durable, and
@@ -234,7 +255,7 @@ func open(db *pebble.DB, cfg Config) (*Log, error) {
 		onCommit: cfg.OnCommit,
 		keep:     cfg.KeepEntries,
 		maxGroup: maxGroup,
-		reqs:     make(chan *request),
+		reqs:     make(chan *request, queuedAppends),
 		synced:   make(chan *group, 8),
 		spare:    make(chan *pebble.Batch, 2),
 		closing:  make(chan struct{}),
@@ -413,6 +434,9 @@ func (l *Log) AppendNotify(ctx context.Context, events []linkd.Event, committed 
 			r.events[i].ev = &c
 		}
 	}
+	if ctx.Err() != nil {
+		return nil, gaveUp(ctx, false)
+	}
 	select {
 	case l.reqs <- r:
 	case <-l.closing:
@@ -420,6 +444,22 @@ func (l *Log) AppendNotify(ctx context.Context, events []linkd.Event, committed 
 	case <-ctx.Done():
 		return nil, gaveUp(ctx, false)
 	}
+	select {
+	case <-r.done:
+		return r.acks, r.err
+	case <-l.closing:
+		// The sequencer may have stopped taking appends.
+		if r.state.CompareAndSwap(queued, abandoned) {
+			return nil, linkd.ErrClosed
+		}
+	case <-ctx.Done():
+		// Not taken yet: it never will be, and nothing is written.
+		if r.state.CompareAndSwap(queued, abandoned) {
+			return nil, gaveUp(ctx, false)
+		}
+		return nil, gaveUp(ctx, true)
+	}
+	// Taken: its group is answered, closing or not.
 	select {
 	case <-r.done:
 		return r.acks, r.err
@@ -471,20 +511,27 @@ func (l *Log) sequence() {
 		case <-l.closing:
 			return
 		}
-		g := &group{reqs: []*request{first}, synced: make(chan struct{})}
+		if !first.take() {
+			continue
+		}
+		g := &group{reqs: []*request{first}, synced: make(chan struct{}), applied: make(chan struct{})}
 		n := len(first.events)
 	drain:
 		for n < l.maxGroup {
 			select {
 			case r := <-l.reqs:
-				g.reqs = append(g.reqs, r)
-				n += len(r.events)
+				if r.take() {
+					g.reqs = append(g.reqs, r)
+					n += len(r.events)
+				}
 			default:
 				break drain
 			}
 		}
 		l.commit(g, n, prev)
-		l.synced <- g
+		if !g.handed {
+			l.synced <- g
+		}
 		prev = g
 	}
 }
@@ -509,6 +556,7 @@ func failGroup(g *group, err error) {
 // commit assigns indexes, stamps, salts and tree hashes to a group's new
 // events and applies its batch to the store without waiting for the fsync.
 func (l *Log) commit(g *group, n int, prev *group) {
+	defer close(g.applied)
 	if err := l.stopErr(); err != nil {
 		failGroup(g, err)
 		return
@@ -627,6 +675,13 @@ func (l *Log) commit(g *group, n int, prev *group) {
 		failGroup(g, err)
 		return
 	}
+	// Handed to sync before the batch goes to Pebble, whose WAL writer
+	// the apply wakes: a goroutine woken takes its processor's next turn
+	// and sends the one woken before it to the back of the queue. The
+	// fsync should start as soon as the sequencer waits; sync, which has
+	// nothing to do until the fsync ends, can wait its turn meanwhile.
+	g.handed = true
+	l.synced <- g
 	if err := l.db.ApplyNoSyncWait(b, pebble.Sync); err != nil {
 		b.Close()
 		l.stop(fmt.Errorf("apply batch: %w", err))
@@ -819,6 +874,7 @@ func (l *Log) leafHash(hit idHit) (tlog.Hash, error) {
 func (l *Log) sync() {
 	defer l.wg.Done()
 	for g := range l.synced {
+		<-g.applied
 		if g.batch != nil {
 			t0 := time.Now()
 			err := g.batch.SyncWait()
@@ -864,8 +920,10 @@ func (l *Log) sync() {
 	for {
 		select {
 		case r := <-l.reqs:
-			r.err = linkd.ErrClosed
-			close(r.done)
+			if r.take() {
+				r.err = linkd.ErrClosed
+				close(r.done)
+			}
 		default:
 			return
 		}

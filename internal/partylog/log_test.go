@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	tdmerkle "github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -377,4 +379,137 @@ func TestAuditOfEmptyLog(t *testing.T) {
 	if rep.Size != 0 || rep.Checkpoints != 0 || rep.Root != tlog.Hash(sha256.Sum256(nil)) {
 		t.Fatalf("audit of an empty log = %+v, want size 0, no checkpoints, the RFC 6962 empty root", rep)
 	}
+}
+
+// outcome is what an append that may be cut short told its caller.
+type outcome int
+
+const (
+	recorded    outcome = iota // acks
+	notRecorded                // "nothing was recorded", or the log closed first
+	mayBe                      // given up after the sequencer took it
+)
+
+// appendOutcome classifies Append's answer, failing on any other error.
+func appendOutcome(t *testing.T, err error) outcome {
+	t.Helper()
+	switch {
+	case err == nil:
+		return recorded
+	case errors.Is(err, linkd.ErrClosed) || strings.Contains(linkd.ErrorMessage(err), "nothing was recorded"):
+		return notRecorded
+	case strings.Contains(linkd.ErrorMessage(err), "may still be recorded"):
+		return mayBe
+	}
+	t.Fatalf("append: unexpected error %v", err)
+	return 0
+}
+
+// checkOutcomes reopens the log and checks each batch against what its
+// append answered: present if acknowledged, absent if it was told nothing
+// was recorded, and the log whole.
+func checkOutcomes(t *testing.T, h *harness, batches [][]linkd.Event, got []outcome) {
+	t.Helper()
+	h.reopen()
+	present := int64(0)
+	for i, b := range batches {
+		for _, e := range b {
+			_, err := h.log.GetByID(context.Background(), e.EventID)
+			in := err == nil
+			if !in && linkd.ErrorCode(err) != linkd.ENotFound {
+				t.Fatal(err)
+			}
+			if in {
+				present++
+			}
+			if got[i] == recorded && !in || got[i] == notRecorded && in {
+				t.Fatalf("batch %d: append answered outcome %d, but event %s present = %v", i, got[i], e.EventID, in)
+			}
+		}
+	}
+	if h.log.Size() != present {
+		t.Fatalf("log size %d, but %d of the events appended are in it", h.log.Size(), present)
+	}
+	if _, err := h.log.Audit(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAppendGivenUpIsWrittenOnlyIfTaken(t *testing.T) {
+	h := newHarness(t)
+	const writers, each = 32, 30
+	batches := make([][]linkd.Event, writers*each)
+	all := events(31, 2*writers*each)
+	for i := range all {
+		all[i].EventID = crashEventID(31, 0, i)
+	}
+	for i := range batches {
+		batches[i] = all[2*i : 2*i+1+i%2]
+	}
+	got := make([]outcome, len(batches))
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(31, uint64(w)))
+			for i := w * each; i < (w+1)*each; i++ {
+				// Cut short at once, while queued, or while its group syncs.
+				ctx, cancel := context.WithTimeout(context.Background(), time.Duration(rng.IntN(1500))*time.Microsecond)
+				_, err := h.log.Append(ctx, batches[i])
+				cancel()
+				got[i] = appendOutcome(t, err)
+			}
+		})
+	}
+	wg.Wait()
+	var n [3]int
+	for _, o := range got {
+		n[o]++
+	}
+	t.Logf("recorded %d, not recorded %d, may be %d", n[recorded], n[notRecorded], n[mayBe])
+	if n[recorded] == 0 || n[notRecorded] == 0 {
+		t.Fatalf("outcomes %v: want some appends recorded and some given up before they were taken", n)
+	}
+	checkOutcomes(t, h, batches, got)
+}
+
+func TestAppendsDuringCloseAreAnswered(t *testing.T) {
+	h := newHarness(t)
+	const writers, each = 16, 40
+	batches := make([][]linkd.Event, writers*each)
+	all := events(32, writers*each)
+	for i := range all {
+		all[i].EventID = crashEventID(32, 0, i)
+	}
+	for i := range batches {
+		batches[i] = all[i : i+1]
+	}
+	got := make([]outcome, len(batches))
+	for i := range got {
+		got[i] = mayBe // not attempted: absent, which mayBe allows
+	}
+	started := make(chan struct{}, writers)
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := w * each; i < (w+1)*each; i++ {
+				_, err := h.log.Append(context.Background(), batches[i])
+				got[i] = appendOutcome(t, err)
+				if got[i] == mayBe {
+					t.Errorf("append without a deadline answered %v", err)
+				}
+				if i == w*each+3 {
+					started <- struct{}{}
+				}
+				if err != nil {
+					return
+				}
+			}
+		})
+	}
+	for range writers {
+		<-started
+	}
+	h.log.Close() // with appends queued and in flight: each is answered
+	wg.Wait()
+	checkOutcomes(t, h, batches, got)
 }
