@@ -344,6 +344,9 @@ func (l *Log) proposeLoop() {
 			l.refuseWaiting()
 			return
 		}
+		if !first.take() {
+			continue
+		}
 		// Wait for a slot before grouping, so that the appends arriving
 		// meanwhile join this batch.
 		select {
@@ -360,9 +363,11 @@ func (l *Log) proposeLoop() {
 		for n < l.maxGroup && size < rp.maxBytes {
 			select {
 			case r := <-l.reqs:
-				reqs = append(reqs, r)
-				n += len(r.events)
-				size += requestBytes(r)
+				if r.take() {
+					reqs = append(reqs, r)
+					n += len(r.events)
+					size += requestBytes(r)
+				}
 			default:
 				break drain
 			}
@@ -432,8 +437,10 @@ func (l *Log) refuseWaiting() {
 	for {
 		select {
 		case r := <-l.reqs:
-			r.err = linkd.ErrClosed
-			close(r.done)
+			if r.take() {
+				r.err = linkd.ErrClosed
+				close(r.done)
+			}
 		default:
 			return
 		}

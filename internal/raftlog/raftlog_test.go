@@ -1,15 +1,19 @@
 package raftlog
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
-
-	"github.com/hashicorp/raft"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/raft"
 
 	"github.com/linkd-dev/linkd"
 	"github.com/linkd-dev/linkd/internal/partylog"
@@ -445,5 +449,58 @@ func TestAnotherClustersData(t *testing.T) {
 	err := mixed.open()
 	if linkd.ErrorCode(err) != linkd.EConflict || !strings.Contains(err.Error(), "another cluster's data") {
 		t.Fatalf("a store and a Raft directory of two clusters: %v; want a conflict naming another cluster's data", err)
+	}
+}
+
+// TestGivenUpAppendsAreWrittenOnlyIfTaken cuts appends short at random
+// moments on a cluster's log: one told nothing was recorded must be absent
+// from every member, one acknowledged present.
+func TestGivenUpAppendsAreWrittenOnlyIfTaken(t *testing.T) {
+	_, ms := cluster3(t, nil)
+	const writers, each = 16, 20
+	batches := make([][]linkd.Event, writers*each)
+	all := events(77, len(batches))
+	for i := range all {
+		all[i].EventID = fmt.Sprintf("%08x-0000-4000-8000-%012x", 77, i)
+		batches[i] = all[i : i+1]
+	}
+	recorded, notRecorded := make([]bool, len(batches)), make([]bool, len(batches))
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(77, uint64(w)))
+			for i := w * each; i < (w+1)*each; i++ {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Duration(rng.IntN(4000))*time.Microsecond)
+				_, err := ms[0].log().Append(ctx, batches[i])
+				cancel()
+				msg := linkd.ErrorMessage(err)
+				switch {
+				case err == nil:
+					recorded[i] = true
+				case strings.Contains(msg, "nothing was recorded"):
+					notRecorded[i] = true
+				case strings.Contains(msg, "may still be recorded"):
+				default:
+					t.Errorf("append %d: unexpected error %v", i, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if !slices.Contains(recorded, true) || !slices.Contains(notRecorded, true) {
+		t.Fatal("want some appends recorded and some given up before they were taken")
+	}
+	converged(t, ms...)
+	for _, x := range ms {
+		for i, b := range batches {
+			_, err := x.log().GetByID(context.Background(), b[0].EventID)
+			in := err == nil
+			if !in && linkd.ErrorCode(err) != linkd.ENotFound {
+				t.Fatal(err)
+			}
+			if recorded[i] && !in || notRecorded[i] && in {
+				t.Fatalf("%s: append %d answered recorded=%v, not recorded=%v, but present = %v", x.id, i, recorded[i], notRecorded[i], in)
+			}
+		}
 	}
 }
