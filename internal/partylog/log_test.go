@@ -452,8 +452,17 @@ func TestAppendGivenUpIsWrittenOnlyIfTaken(t *testing.T) {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(31, uint64(w)))
 			for i := w * each; i < (w+1)*each; i++ {
-				// Cut short at once, while queued, or while its group syncs.
-				ctx, cancel := context.WithTimeout(context.Background(), time.Duration(rng.IntN(1500))*time.Microsecond)
+				// One in four has time to finish, one is over before it
+				// starts; the others are cut short while queued or while
+				// their group syncs.
+				d := time.Duration(rng.IntN(2000)) * time.Microsecond
+				switch i % 4 {
+				case 0:
+					d = time.Minute
+				case 1:
+					d = 0 // over before it starts
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), d)
 				_, err := h.log.Append(ctx, batches[i])
 				cancel()
 				got[i] = appendOutcome(t, err)

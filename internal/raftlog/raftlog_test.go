@@ -470,7 +470,17 @@ func TestGivenUpAppendsAreWrittenOnlyIfTaken(t *testing.T) {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(77, uint64(w)))
 			for i := w * each; i < (w+1)*each; i++ {
-				ctx, cancel := context.WithTimeout(context.Background(), time.Duration(rng.IntN(4000))*time.Microsecond)
+				// One in four has time to finish, one is over before it
+				// starts; the others are cut short while queued or while
+				// proposed.
+				d := time.Duration(rng.IntN(10000)) * time.Microsecond
+				switch i % 4 {
+				case 0:
+					d = time.Minute
+				case 1:
+					d = 0 // over before it starts
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), d)
 				_, err := ms[0].log().Append(ctx, batches[i])
 				cancel()
 				msg := linkd.ErrorMessage(err)
@@ -489,6 +499,15 @@ func TestGivenUpAppendsAreWrittenOnlyIfTaken(t *testing.T) {
 	wg.Wait()
 	if !slices.Contains(recorded, true) || !slices.Contains(notRecorded, true) {
 		t.Fatal("want some appends recorded and some given up before they were taken")
+	}
+	// Appends given up after they were proposed may still be applying.
+	for prev := uint64(0); ; {
+		time.Sleep(100 * time.Millisecond)
+		a := ms[0].log().Applied()
+		if a == prev {
+			break
+		}
+		prev = a
 	}
 	converged(t, ms...)
 	for _, x := range ms {
