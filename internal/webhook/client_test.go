@@ -38,6 +38,16 @@ func tlsReceiver(t *testing.T, h func(w http.ResponseWriter, r *http.Request, n 
 	return srv, rc
 }
 
+// neverAnswer holds a request until the sender hangs up and then drops the
+// connection without an answer. A handler that merely returned would answer
+// 200: the sender's TLS close_notify reaches the receiver before its socket
+// closes, and net/http can still hand that late answer to a caller whose
+// context has already ended.
+func neverAnswer(r *http.Request) {
+	<-r.Context().Done()
+	panic(http.ErrAbortHandler)
+}
+
 // newClient returns a Client that trusts httptest's certificate and may
 // dial loopback.
 func newClient(t *testing.T, o webhook.Options) *webhook.Client {
@@ -347,7 +357,7 @@ func TestHangingReceiver(t *testing.T) {
 // TestResponseHeaderTimeout: headers that never come are cut off by
 // ResponseHeaderTimeout even within a longer attempt.
 func TestResponseHeaderTimeout(t *testing.T) {
-	srv, _ := tlsReceiver(t, func(w http.ResponseWriter, r *http.Request, _ int) { <-r.Context().Done() })
+	srv, _ := tlsReceiver(t, func(w http.ResponseWriter, r *http.Request, _ int) { neverAnswer(r) })
 	c := newClient(t, webhook.Options{AttemptTimeout: time.Minute, ResponseHeaderTimeout: 50 * time.Millisecond})
 	r := c.Send(context.Background(), request(srv.URL))
 	if r.OK || !r.Retry || !strings.Contains(r.Message, "did not answer") {
@@ -566,7 +576,7 @@ func TestCancelledByCaller(t *testing.T) {
 	defer cancel()
 	srv, rc := tlsReceiver(t, func(w http.ResponseWriter, r *http.Request, _ int) {
 		cancel() // the node stops while the receiver is thinking
-		<-r.Context().Done()
+		neverAnswer(r)
 	})
 	out := webhook.Deliver(ctx, newClient(t, webhook.Options{}), request(srv.URL), fast, nil)
 	if out.Delivered || out.Dead || !errors.Is(out.Err, context.Canceled) || out.Attempts != 1 {
