@@ -43,15 +43,20 @@ import (
 // The cache is split into shards by reference, each with its own lock, so
 // that stamping one request does not wait for another request's Learn: a
 // shard's lock is held only to read or update a single list, never across a
-// scan. A cached list is never modified in place (merge copies on write), so
-// a list read under the lock may be used after it is released.
+// scan.
+//
+// A cached list is sorted by party id, has no spare capacity and is never
+// modified (merge copies on write), so a list read under the lock may be
+// used after it is released, and Stamp hands it to an event as it is: most
+// events of a shipment add no one, and their party list is the cache's.
 type Roster struct {
 	self     linkd.Party
 	logs     *partylog.Logs
 	perShard int // cached references per shard
 	seed     maphash.Seed
 
-	shards [shardCount]shard
+	shards  [shardCount]shard
+	oneHash bool // tests: every reference hashes alike, as if all collided
 	// gens are bumped when a reference's list may have grown, so a lookup
 	// whose scan raced with a Learn does not cache what the scan may have
 	// missed. A reference's counter is gens[hash%len(gens)]; its shard is
@@ -62,11 +67,23 @@ type Roster struct {
 const shardCount = 64
 
 // shard holds the cached lists of the references that hash to it.
+//
+// The lists are filed under the reference's 64-bit hash: a map keyed by an
+// integer finds an entry without hashing or comparing the reference's
+// string again, and the entry's own reference is compared once. Two
+// references with one hash (with a random seed, practically never) are not
+// both cached: the second is scanned each time, which is slower but right.
 type shard struct {
 	mu    sync.Mutex
-	lists [3]map[string][]linkd.ShipmentParty // by reference kind (see mapFor), then value; a nil list: no events yet; guarded by mu
-	order []ref                               // a ring in insertion order, for eviction; guarded by mu
-	next  int                                 // the oldest entry of order once it is full; guarded by mu
+	lists map[uint64]cached // by hash (see Roster.slot); guarded by mu
+	order []uint64          // hashes in insertion order, a ring for eviction; guarded by mu
+	next  int               // the oldest entry of order once it is full; guarded by mu
+}
+
+// cached is one reference's list; a nil list: no events yet.
+type cached struct {
+	ref  ref
+	list []linkd.ShipmentParty
 }
 
 // New returns the roster of the node whose logs these are. max bounds the
@@ -77,9 +94,7 @@ func New(self linkd.Party, logs *partylog.Logs, max int) *Roster {
 	}
 	r := &Roster{self: self, logs: logs, perShard: (max + shardCount - 1) / shardCount, seed: maphash.MakeSeed()}
 	for i := range r.shards {
-		for k := range r.shards[i].lists {
-			r.shards[i].lists[k] = map[string][]linkd.ShipmentParty{}
-		}
+		r.shards[i].lists = map[uint64]cached{}
 	}
 	return r
 }
@@ -104,23 +119,13 @@ type ref struct {
 	value string
 }
 
-// mapFor is the shard's map for a reference's kind: maps keyed by the value
-// alone hash and compare a string, not a struct.
-func (s *shard) mapFor(rf ref) map[string][]linkd.ShipmentParty {
-	switch rf.ix {
-	case partylog.ByBooking:
-		return s.lists[0]
-	case partylog.ByTransportDocument:
-		return s.lists[1]
-	default:
-		return s.lists[2]
-	}
-}
-
-// slot returns the shard and generation counter of a reference.
-func (r *Roster) slot(rf ref) (*shard, *atomic.Uint64) {
+// slot returns a reference's hash, shard and generation counter.
+func (r *Roster) slot(rf ref) (uint64, *shard, *atomic.Uint64) {
 	h := maphash.String(r.seed, rf.value) ^ uint64(rf.ix)*0x9e3779b97f4a7c15
-	return &r.shards[h%shardCount], &r.gens[h%uint64(len(r.gens))]
+	if r.oneHash {
+		h = 1
+	}
+	return h, &r.shards[h%shardCount], &r.gens[h%uint64(len(r.gens))]
 }
 
 // Of returns the party list of the shipment an event is about, as this node
@@ -153,10 +158,14 @@ func (r *Roster) of(ctx context.Context, rs []ref) ([]linkd.ShipmentParty, error
 // event's own additions, or refuses the batch if an event adds parties its
 // origin (this node's party) may not add. Events of one batch see the
 // additions of the events before them.
+//
+// An event's list is sorted by party id. It may be the cache's own list,
+// which nothing may modify: callers copy an event's list before changing it.
 func (r *Roster) Stamp(ctx context.Context, events []linkd.Event) error {
 	var probs []linkd.Problem
 	var pending map[ref][]linkd.ShipmentParty // this batch's additions by reference; only needed by a later event
 	var buf [3]ref
+	var lists [3][]linkd.ShipmentParty
 	for i := range events {
 		e := &events[i]
 		if e.EventID != "" {
@@ -168,13 +177,20 @@ func (r *Roster) Stamp(ctx context.Context, events []linkd.Event) error {
 			}
 		}
 		rs := refs(&buf, e)
-		current, err := r.of(ctx, rs)
-		if err != nil {
-			return err
-		}
-		for _, rf := range rs {
+		var current []linkd.ShipmentParty
+		for k, rf := range rs {
+			list, err := r.lookup(ctx, rf)
+			if err != nil {
+				return err
+			}
 			if p, ok := pending[rf]; ok {
-				current = merge(current, p)
+				list = merge(list, p)
+			}
+			lists[k] = list
+			if len(current) == 0 {
+				current = list // cached lists hold each party once: no merge needed
+			} else {
+				current = merge(current, list)
 			}
 		}
 		named := e.Parties
@@ -182,10 +198,10 @@ func (r *Roster) Stamp(ctx context.Context, events []linkd.Event) error {
 		case len(rs) == 0:
 			// No shipment (a centre's stock position): the origin names who
 			// receives it, and is on the list itself.
-			e.Parties = merge(named, []linkd.ShipmentParty{{Party: r.self.ID, Role: r.role(named)}})
+			e.Parties = slices.Clip(merge(sorted(named), []linkd.ShipmentParty{{Party: r.self.ID, Role: r.role(named)}}))
 		case len(current) == 0:
 			// Opening the shipment: the origin is on it.
-			e.Parties = merge(named, []linkd.ShipmentParty{{Party: r.self.ID, Role: r.role(named)}})
+			e.Parties = slices.Clip(merge(sorted(named), []linkd.ShipmentParty{{Party: r.self.ID, Role: r.role(named)}}))
 		case on(current, r.self.ID):
 			e.Parties = merge(current, named)
 		default:
@@ -197,14 +213,17 @@ func (r *Roster) Stamp(ctx context.Context, events []linkd.Event) error {
 			}
 			e.Parties = current
 		}
-		// A copy: the list may be the caller's slice or the cache's.
-		e.Parties = slices.Clone(e.Parties)
-		slices.SortFunc(e.Parties, func(a, b linkd.ShipmentParty) int { return strings.Compare(a.Party, b.Party) })
-		if i < len(events)-1 && len(rs) > 0 {
-			if pending == nil {
-				pending = make(map[ref][]linkd.ShipmentParty)
-			}
-			for _, rf := range rs {
+		if i == len(events)-1 {
+			continue
+		}
+		// A later event of the batch about the same shipment sees this
+		// one's list where it holds more than the cache's. Every list under
+		// rs is part of e.Parties, so a list as long holds the same parties.
+		for k, rf := range rs {
+			if len(lists[k]) < len(e.Parties) {
+				if pending == nil {
+					pending = make(map[ref][]linkd.ShipmentParty)
+				}
 				pending[rf] = e.Parties
 			}
 		}
@@ -242,16 +261,17 @@ func (r *Roster) Learn(events []linkd.Event) {
 		// slice, so that a stamp's union of them is a pointer comparison.
 		var shared []linkd.ShipmentParty
 		for _, rf := range refs(&buf, e) {
-			s, gen := r.slot(rf)
+			h, s, gen := r.slot(rf)
 			s.mu.Lock()
 			gen.Add(1)
-			m := s.mapFor(rf)
-			if list, ok := m[rf.value]; ok {
-				list = fold(list, e, r.self.ID)
-				if shared != nil && slices.Equal(list, shared) {
+			if c, ok := s.lists[h]; ok && c.ref == rf {
+				list := fold(c.list, e, r.self.ID)
+				if shared != nil && !same(list, shared) && slices.Equal(list, shared) {
 					list = shared
 				}
-				m[rf.value] = list
+				if !same(list, c.list) {
+					s.lists[h] = cached{ref: rf, list: list}
+				}
 				shared = list
 			}
 			s.mu.Unlock()
@@ -263,14 +283,15 @@ func (r *Roster) Learn(events []linkd.Event) {
 // events the node holds. The result may be the cache's: the caller must not
 // modify it.
 func (r *Roster) lookup(ctx context.Context, rf ref) ([]linkd.ShipmentParty, error) {
-	s, gen := r.slot(rf)
+	h, s, gen := r.slot(rf)
 	s.mu.Lock()
-	list, ok := s.mapFor(rf)[rf.value]
+	c, ok := s.lists[h]
 	g := gen.Load()
 	s.mu.Unlock()
-	if ok {
-		return list, nil
+	if ok && c.ref == rf {
+		return c.list, nil
 	}
+	var list []linkd.ShipmentParty
 	q := partylog.Query{Index: rf.ix, Value: rf.value, Limit: partylog.MaxPageSize}
 	for {
 		page, err := r.logs.Scan(ctx, q)
@@ -288,18 +309,17 @@ func (r *Roster) lookup(ctx context.Context, rf ref) ([]linkd.ShipmentParty, err
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// Cache the list unless something learnt meanwhile that the scan may
-	// have missed, or a concurrent lookup of the same reference has.
-	m := s.mapFor(rf)
-	if _, ok := m[rf.value]; !ok && gen.Load() == g {
+	// have missed, or a concurrent lookup of the same reference has, or
+	// another reference holds the hash.
+	if _, ok := s.lists[h]; !ok && gen.Load() == g {
 		if len(s.order) < r.perShard {
-			s.order = append(s.order, rf)
+			s.order = append(s.order, h)
 		} else {
-			old := s.order[s.next]
-			delete(s.mapFor(old), old.value)
-			s.order[s.next] = rf
+			delete(s.lists, s.order[s.next])
+			s.order[s.next] = h
 			s.next = (s.next + 1) % len(s.order)
 		}
-		m[rf.value] = list
+		s.lists[h] = cached{ref: rf, list: list}
 	}
 	return list, nil
 }
@@ -322,25 +342,47 @@ func fold(list []linkd.ShipmentParty, e *linkd.Event, self string) []linkd.Shipm
 }
 
 // merge returns a with b's parties added; a party already in a keeps its
-// role.
+// role, and of two entries for one party in b the first counts. It returns
+// a itself when b adds no one; otherwise a new list, sorted by party id,
+// with no spare capacity (so that an append to it copies).
 func merge(a, b []linkd.ShipmentParty) []linkd.ShipmentParty {
-	if len(b) <= len(a) && (len(b) == 0 || &a[0] == &b[0]) {
-		return a // b is a's own start: a shared list
+	if len(b) == 0 || same(a, b) || len(a) > len(b) && same(a[:len(b)], b) {
+		return a // b is a itself or its start: a shared list
 	}
-	out := a
-	copied := false
-	for _, p := range b {
-		if on(out, p.Party) {
+	var out []linkd.ShipmentParty
+	for i, p := range b {
+		if on(a, p.Party) || on(b[:i], p.Party) {
 			continue
 		}
-		if !copied {
-			out = slices.Clone(out)
-			copied = true
+		if out == nil {
+			out = make([]linkd.ShipmentParty, len(a), len(a)+len(b)-i)
+			copy(out, a)
 		}
 		out = append(out, p)
 	}
+	if out == nil {
+		return a
+	}
+	slices.SortFunc(out, byParty)
+	return slices.Clip(out)
+}
+
+// same reports whether a and b are one slice.
+func same(a, b []linkd.ShipmentParty) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
+// sorted returns list sorted by party id: list itself if it is, else a copy.
+func sorted(list []linkd.ShipmentParty) []linkd.ShipmentParty {
+	if slices.IsSortedFunc(list, byParty) {
+		return list
+	}
+	out := slices.Clone(list)
+	slices.SortFunc(out, byParty)
 	return out
 }
+
+func byParty(a, b linkd.ShipmentParty) int { return strings.Compare(a.Party, b.Party) }
 
 func on(list []linkd.ShipmentParty, id string) bool {
 	return slices.ContainsFunc(list, func(p linkd.ShipmentParty) bool { return p.Party == id })

@@ -330,3 +330,63 @@ func BenchmarkStamp(b *testing.B) {
 		}
 	})
 }
+
+// TestRosterListsDoNotAlias checks that an event's list, which may be the
+// cache's own, is sorted and that appending to one event's list changes
+// neither another event's list nor the cache's.
+func TestRosterListsDoNotAlias(t *testing.T) {
+	l, r := open(t, forwarder)
+	if _, err := record(t, l, r, event("BKG-AL", "carrier-a")); err != nil {
+		t.Fatal(err)
+	}
+	// Adds one of the two it names: a list built with room for both.
+	if _, err := record(t, l, r, event("BKG-AL", "carrier-b", "carrier-a")); err != nil {
+		t.Fatal(err)
+	}
+	a, err := record(t, l, r, event("BKG-AL"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := record(t, l, r, event("BKG-AL"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a[0].Parties = append(a[0].Parties, linkd.ShipmentParty{Party: "x", Role: linkd.RoleWarehouse})
+	b[0].Parties = append(b[0].Parties, linkd.ShipmentParty{Party: "y", Role: linkd.RoleWarehouse})
+	if got, want := names(a[0]), "carrier-a carrier-b forwarder x "; got != want {
+		t.Errorf("first event's list after both appends: %q, want %q", got, want)
+	}
+	probe := event("BKG-AL")
+	list, err := r.Of(context.Background(), &probe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := names(linkd.Event{Parties: list}), "carrier-a carrier-b forwarder "; got != want {
+		t.Errorf("the shipment's list after appends to events' lists: %q, want %q", got, want)
+	}
+}
+
+// TestRosterSharedHash checks that references whose hashes collide keep
+// their own lists: all but one are read from the log each time.
+func TestRosterSharedHash(t *testing.T) {
+	l, r := open(t, forwarder)
+	roster.HashAllAlike(r)
+	for i, carrier := range []string{"carrier-a", "carrier-b", "carrier-c"} {
+		if _, err := record(t, l, r, event(fmt.Sprintf("BKG-H%d", i), carrier)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The forwarder is on BKG-H1's list, so it may add to it.
+	if _, err := record(t, l, r, event("BKG-H1", "carrier-d")); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"carrier-a forwarder ", "carrier-b carrier-d forwarder ", "carrier-c forwarder "} {
+		evs, err := record(t, l, r, event(fmt.Sprintf("BKG-H%d", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := names(evs[0]); got != want {
+			t.Errorf("BKG-H%d: %q, want %q", i, got, want)
+		}
+	}
+}
