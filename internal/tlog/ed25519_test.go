@@ -1,10 +1,12 @@
 package tlog_test
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"encoding/hex"
 	"math/big"
 	"slices"
+	"strings"
 	"testing"
 
 	"golang.org/x/mod/sumdb/note"
@@ -171,6 +173,78 @@ func BenchmarkVerifyCheckpoint(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
 				if _, err := tlog.OpenCheckpoint(msg, c.v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestSignerMatchesStdlib checks that NewSigner's signatures are x/mod's
+// (crypto/ed25519's) byte for byte, under keys whose base64 holds a '+' and
+// keys whose does not, for messages of every length up to two SHA-512
+// blocks and a checkpoint, and that its name and key hash are x/mod's.
+func TestSignerMatchesStdlib(t *testing.T) {
+	msg := make([]byte, 300)
+	for i := range msg {
+		msg[i] = byte(i*7 + 3)
+	}
+	plus := 0
+	for k := range 24 {
+		skey, vkey, err := tlog.GenerateKey("example.com/log")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(keyPart(skey), "+") {
+			plus++
+		}
+		want, err := note.NewSigner(skey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := mustSigner(t, skey)
+		if got.Name() != want.Name() || got.KeyHash() != want.KeyHash() {
+			t.Fatalf("key %d: name %q hash %08x, x/mod says %q %08x", k, got.Name(), got.KeyHash(), want.Name(), want.KeyHash())
+		}
+		for n := 0; n <= len(msg); n += 1 + n/16 {
+			a, err := got.Sign(msg[:n])
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := want.Sign(msg[:n])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(a, b) {
+				t.Fatalf("key %d, message of %d bytes: signature %x, crypto/ed25519 gives %x", k, n, a, b)
+			}
+		}
+		signed := mustSign(t, testCheckpoint("example.com/log", int64(k+1)), got)
+		if _, err := tlog.OpenCheckpoint(signed, mustVerifier(t, vkey)); err != nil {
+			t.Fatalf("key %d: the checkpoint it signed does not verify: %v", k, err)
+		}
+	}
+	if plus == 0 {
+		t.Fatal("no key of 24 had a '+' in its base64")
+	}
+}
+
+// BenchmarkSignCheckpoint measures the signature a log makes for every
+// group it commits, through x/mod's note signer and through NewSigner's.
+func BenchmarkSignCheckpoint(b *testing.B) {
+	skey, _ := fixedKey(b, haiphongLog, 1)
+	xmod, err := note.NewSigner(skey)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cp := testCheckpoint(haiphongLog, 1234567)
+	for _, c := range []struct {
+		name string
+		s    tlog.Signer
+	}{{"x-mod", xmod}, {"voi", mustSigner(b, skey)}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := tlog.SignCheckpoint(cp, c.s); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -34,13 +34,14 @@ func GenerateKey(origin string) (skey, vkey string, err error) {
 	return skey, vkey, nil
 }
 
-// NewSigner parses a private key made by GenerateKey.
+// NewSigner parses a private key made by GenerateKey. Its name and key hash
+// are x/mod's; it signs with curve25519-voi (see noteSigner).
 func NewSigner(skey string) (Signer, error) {
 	s, err := note.NewSigner(skey)
 	if err != nil {
 		return nil, fmt.Errorf("parse log signing key: %w", err)
 	}
-	return s, nil
+	return fastNoteSigner(s, skey), nil
 }
 
 // NewVerifier parses a public key made by GenerateKey.
