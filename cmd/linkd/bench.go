@@ -50,7 +50,7 @@ func newBenchCmd() *cobra.Command {
 			stop()
 		}
 	}
-	cmd.AddCommand(newBenchIngestCmd(), newBenchHTTPCmd(), newBenchShipmentCmd(), newBenchPropagationCmd(), newBenchReallocationCmd(), newBenchWebhooksCmd(),
+	cmd.AddCommand(newBenchIngestCmd(), newBenchHTTPCmd(), newBenchShipmentCmd(), newBenchPropagationCmd(), newBenchPropagationMemberCmd(), newBenchReallocationCmd(), newBenchWebhooksCmd(),
 		newBenchEDICmd(), newBenchDocsCmd(), newBenchFailoverCmd())
 	return cmd
 }

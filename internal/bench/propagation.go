@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,6 +28,10 @@ type PropagationConfig struct {
 	Rate     int
 	Duration time.Duration
 	Batch    int // events per append on schedule, Rate/1000 when 0 (one append per millisecond); an append after a slow one takes every event due
+	// Member, when set, runs each node in a process of its own, as parties
+	// run theirs: it returns the command of a process that runs
+	// PropagationMember on its standard input and output.
+	Member func() *exec.Cmd `json:"-"`
 }
 
 // PropagationResult is what one run measured.
@@ -38,6 +42,9 @@ type PropagationResult struct {
 	// Wire bytes between the origin and one peer, through a counting TCP
 	// proxy, against the canonical bytes of the payloads it carried.
 	WireBytes, PayloadBytes int64
+	// CPU is the user and system time of the whole run, setup included:
+	// this process's and, with Member, its members'.
+	CPU time.Duration
 }
 
 // Overhead is the share of wire bytes beyond the payloads.
@@ -156,9 +163,18 @@ func sharedEvents(g *scenario.Generator, n int, parties []linkd.ShipmentParty) [
 }
 
 func partyList(nodes []*laneNode) []linkd.ShipmentParty {
-	out := make([]linkd.ShipmentParty, len(nodes))
+	ps := make([]linkd.Party, len(nodes))
 	for i, n := range nodes {
-		out[i] = linkd.ShipmentParty{Party: n.party.ID, Role: n.party.Roles[0]}
+		ps[i] = n.party
+	}
+	return shipmentParties(ps)
+}
+
+// shipmentParties puts every party on a shipment in its first role.
+func shipmentParties(ps []linkd.Party) []linkd.ShipmentParty {
+	out := make([]linkd.ShipmentParty, len(ps))
+	for i, p := range ps {
+		out[i] = linkd.ShipmentParty{Party: p.ID, Role: p.Roles[0]}
 	}
 	return out
 }
@@ -176,6 +192,18 @@ func Propagation(ctx context.Context, cfg PropagationConfig) (PropagationResult,
 		return PropagationResult{}, err
 	}
 	defer os.RemoveAll(dir)
+	cpu0 := cpuTime()
+	var res PropagationResult
+	if cfg.Member != nil {
+		res, err = propagationProcs(ctx, cfg, dir)
+	} else {
+		res, err = propagationInProcess(ctx, cfg, dir)
+	}
+	res.CPU += cpuTime() - cpu0
+	return res, err
+}
+
+func propagationInProcess(ctx context.Context, cfg PropagationConfig, dir string) (PropagationResult, error) {
 	var nodes []*laneNode
 	defer func() {
 		for _, n := range nodes {
@@ -196,28 +224,10 @@ func Propagation(ctx context.Context, cfg PropagationConfig) (PropagationResult,
 	}
 	defer proxy.Close()
 
-	total := int(float64(cfg.Rate)*cfg.Duration.Seconds()) + cfg.Batch
-	acked := make([]atomic.Int64, total+1)
-	var mu sync.Mutex
-	var delays []time.Duration
+	total := cfg.total()
+	var arrived []*arrivals
 	for _, peer := range nodes[1:] {
-		seen := make([]int64, total+1)
-		peer.n.OnReplicated(func(from string, start int64, res partylog.ApplyResult) {
-			now := time.Now().UnixNano()
-			for i := start; i < res.Size && i < int64(len(seen)); i++ {
-				seen[i] = now
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			for i := start; i < res.Size && i < int64(len(seen)); i++ {
-				if a := acked[i].Load(); a != 0 {
-					delays = append(delays, time.Duration(max(0, seen[i]-a)))
-				} else {
-					// Verified before the origin's caller had its answer.
-					delays = append(delays, 0)
-				}
-			}
-		})
+		arrived = append(arrived, watchArrivals(peer, origin.party.ID, total))
 	}
 	if err := linkLane(nodes, proxy); err != nil {
 		return PropagationResult{}, err
@@ -226,8 +236,45 @@ func Propagation(ctx context.Context, cfg PropagationConfig) (PropagationResult,
 	if err := waitLinks(ctx, nodes, 10*time.Second); err != nil {
 		return PropagationResult{}, err
 	}
+	run, err := driveOrigin(ctx, origin, partyList(nodes), cfg)
+	if err != nil {
+		return PropagationResult{}, err
+	}
+	var delays []time.Duration
+	for _, a := range arrived {
+		if err := a.wait(ctx, run.Size, 30*time.Second); err != nil {
+			return PropagationResult{}, err
+		}
+		delays = appendDelays(delays, run.Acked, a.seen[:run.Size])
+	}
+	return PropagationResult{
+		Nodes: cfg.Nodes, Events: int(run.Size), Rate: run.rate(), Latency: summarize(delays),
+		WireBytes: proxy.BytesUp() + proxy.BytesDown(), PayloadBytes: run.Payload,
+	}, nil
+}
+
+// total is how many events a run records at most.
+func (cfg PropagationConfig) total() int {
+	return int(float64(cfg.Rate)*cfg.Duration.Seconds()) + cfg.Batch
+}
+
+// originRun is what the origin recorded in a run.
+type originRun struct {
+	Acked   []int64 `json:"acked"` // by log index: when its append was acknowledged, Unix ns
+	Sent    int     `json:"sent"`
+	Elapsed int64   `json:"elapsed"` // ns
+	Size    int64   `json:"size"`    // the origin's log size after the run
+	Payload int64   `json:"payload"` // canonical bytes of the events recorded
+}
+
+func (r originRun) rate() float64 { return float64(r.Sent) / time.Duration(r.Elapsed).Seconds() }
+
+// driveOrigin records cfg.Rate events/s at the origin for cfg.Duration,
+// each on a shipment of its own shared with parties.
+func driveOrigin(ctx context.Context, origin *laneNode, parties []linkd.ShipmentParty, cfg PropagationConfig) (originRun, error) {
+	total := cfg.total()
+	acked := make([]int64, total+1)
 	g := scenario.NewGenerator(1, time.Now())
-	parties := partyList(nodes)
 	interval := time.Duration(float64(time.Second) * float64(cfg.Batch) / float64(cfg.Rate))
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
@@ -243,35 +290,82 @@ func Propagation(ctx context.Context, cfg PropagationConfig) (PropagationResult,
 		}
 		acks, err := origin.n.Ingest(ctx, sharedEvents(g, min(due, total-sent), parties))
 		if err != nil {
-			return PropagationResult{}, err
+			return originRun{}, err
 		}
 		now := time.Now().UnixNano()
 		for _, a := range acks {
-			if a.LogIndex < int64(len(acked)) {
-				acked[a.LogIndex].CompareAndSwap(0, now)
+			if a.LogIndex < int64(len(acked)) && acked[a.LogIndex] == 0 {
+				acked[a.LogIndex] = now
 			}
 		}
 		sent += len(acks)
 	}
-	elapsed := time.Since(start)
-	size := origin.n.Log().Size()
-	if err := waitReplicas(ctx, nodes, size, 30*time.Second); err != nil {
-		return PropagationResult{}, err
-	}
-	var payload int64
-	if err := origin.n.Log().ReadRange(ctx, 0, size, func(re *partylog.RawEntry) error {
-		payload += int64(len(re.Canon))
+	run := originRun{Sent: sent, Elapsed: int64(time.Since(start)), Size: origin.n.Log().Size()}
+	run.Acked = acked[:min(int64(len(acked)), run.Size)]
+	err := origin.n.Log().ReadRange(ctx, 0, run.Size, func(re *partylog.RawEntry) error {
+		run.Payload += int64(len(re.Canon))
 		return nil
-	}); err != nil {
-		return PropagationResult{}, err
+	})
+	return run, err
+}
+
+// arrivals records when a peer verified and stored each entry of the
+// origin's log.
+type arrivals struct {
+	seen []int64      // by log index, Unix ns
+	upto atomic.Int64 // entries recorded
+}
+
+func watchArrivals(peer *laneNode, origin string, total int) *arrivals {
+	a := &arrivals{seen: make([]int64, total+1)}
+	// A link applies one frame at a time, so the writes to seen do not
+	// race; upto publishes them.
+	peer.n.OnReplicated(func(from string, start int64, res partylog.ApplyResult) {
+		if from != origin {
+			return
+		}
+		now := time.Now().UnixNano()
+		for i := start; i < res.Size && i < int64(len(a.seen)); i++ {
+			a.seen[i] = now
+		}
+		if res.Size > a.upto.Load() {
+			a.upto.Store(res.Size)
+		}
+	})
+	return a
+}
+
+// wait waits until the peer has recorded size entries.
+func (a *arrivals) wait(ctx context.Context, size int64, timeout time.Duration) error {
+	if size > int64(len(a.seen)) {
+		return fmt.Errorf("origin recorded %d entries, more than the %d planned", size, len(a.seen))
 	}
-	mu.Lock()
-	lat := summarize(delays)
-	mu.Unlock()
-	return PropagationResult{
-		Nodes: cfg.Nodes, Events: int(size), Rate: float64(sent) / elapsed.Seconds(), Latency: lat,
-		WireBytes: proxy.BytesUp() + proxy.BytesDown(), PayloadBytes: payload,
-	}, nil
+	deadline := time.Now().Add(timeout)
+	for a.upto.Load() < size {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("a peer verified %d of %d entries within %v", a.upto.Load(), size, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// appendDelays adds each entry's delay from the origin's acknowledgement to
+// its arrival at one peer; one verified before the origin's caller had its
+// answer counts as 0.
+func appendDelays(d []time.Duration, acked, seen []int64) []time.Duration {
+	for i, s := range seen {
+		if i < len(acked) && acked[i] != 0 {
+			d = append(d, time.Duration(max(0, s-acked[i])))
+		} else {
+			d = append(d, 0)
+		}
+	}
+	return d
 }
 
 func summarize(d []time.Duration) Latencies {
@@ -283,18 +377,13 @@ func summarize(d []time.Duration) Latencies {
 	return Latencies{N: len(d), P50: q(0.50), P99: q(0.99), Max: d[len(d)-1]}
 }
 
+// waitLinks waits until every node's links to all the others are up.
 func waitLinks(ctx context.Context, nodes []*laneNode, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		up := true
 		for _, n := range nodes {
-			st := n.n.Links().Status()
-			if len(st) != len(nodes)-1 {
-				up = false
-			}
-			for _, s := range st {
-				up = up && s.Connected
-			}
+			up = up && n.linksUp(len(nodes)-1)
 		}
 		if up {
 			return nil
@@ -308,6 +397,20 @@ func waitLinks(ctx context.Context, nodes []*laneNode, timeout time.Duration) er
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// linksUp says whether the node has peers links and all are connected.
+func (ln *laneNode) linksUp(peers int) bool {
+	st := ln.n.Links().Status()
+	if len(st) != peers {
+		return false
+	}
+	for _, s := range st {
+		if !s.Connected {
+			return false
+		}
+	}
+	return true
 }
 
 // waitReplicas waits until every peer holds the origin's log at size.
