@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 
@@ -411,4 +413,94 @@ func TestCipherCacheIsBounded(t *testing.T) {
 	if _, err := k.Open(last, sealed[len(ids)-1], nil); !errors.Is(err, shred.ErrDestroyed) {
 		t.Errorf("a destroyed key with a cached cipher opened a record: %v", err)
 	}
+}
+
+// TestDamagedKeySlotIsAnError: a key is read from its file when its cipher
+// is made; a slot damaged on disk since the keys opened gives an error that
+// says so, not a cipher of some other key.
+func TestDamagedKeySlotIsAnError(t *testing.T) {
+	dir := t.TempDir()
+	k, closeDB := openKeys(t, dir)
+	sealed, err := k.Seal("b:A", []byte("for A"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeDB()
+	k, _ = openKeys(t, dir) // no cipher cached
+	path := filepath.Join(k.Dir(), "keys-000001")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.Sum256([]byte("b:A"))
+	off := -1
+	for o := 0; o+72 <= len(b); o += 72 {
+		if bytes.Equal(b[o:o+32], h[:]) {
+			off = o
+		}
+	}
+	if off < 0 {
+		t.Fatal("no slot of b:A in the key file")
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte{b[off+40] ^ 1}, int64(off+40)); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	_, err = k.Open("b:A", sealed, nil)
+	if err == nil || !strings.Contains(err.Error(), "damaged") || errors.Is(err, shred.ErrDestroyed) {
+		t.Fatalf("opening under a damaged key slot: %v; want an error saying the slot is damaged", err)
+	}
+}
+
+// BenchmarkKeysHeld reports the heap that open keys hold per id: the map of
+// every id's key, which a node keeps for each shipment it holds.
+func BenchmarkKeysHeld(b *testing.B) {
+	const n = 100_000
+	dir := b.TempDir()
+	db, err := store.Open(filepath.Join(dir, "store"), store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	k, err := shred.Open(db, filepath.Join(dir, "keys"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("b:BKG%07d", i)
+	}
+	if _, err := k.Ensure(ids); err != nil {
+		b.Fatal(err)
+	}
+	batch := db.NewBatch()
+	bound := k.Bind(batch, ids)
+	if err := batch.Commit(pebble.Sync); err != nil {
+		b.Fatal(err)
+	}
+	batch.Close()
+	k.Bound(bound)
+	k.Close()
+	var held uint64
+	for b.Loop() {
+		var m0, m1 runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m0)
+		k, err := shred.Open(db, filepath.Join(dir, "keys"), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&m1)
+		held = m1.HeapAlloc - m0.HeapAlloc
+		if _, err := k.AEAD(ids[n/2]); err != nil {
+			b.Fatal(err)
+		}
+		k.Close()
+	}
+	b.ReportMetric(float64(held)/n, "heap-bytes/id")
 }
