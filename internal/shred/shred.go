@@ -35,6 +35,11 @@
 // hash → key file and slot number). Keys of the earlier layout, one file per
 // id, are moved into a key file when the keys open.
 //
+// In memory the keys hold, per id, only where its slot is. A key is read from
+// its slot when its cipher is made, and checked again there: a slot damaged
+// since the keys opened is an error, never a wrong key. The ciphers of the
+// keys in use are cached (see maxCiphers).
+//
 // Keys never leave the node: each node of a lane has its own key for a
 // shipment, and erasure reaches every node by an event (see internal/docs).
 // All methods may be called concurrently.
