@@ -143,10 +143,10 @@ type slot struct {
 }
 
 // loc is where a key's slot is: its key file's number in the high 32 bits,
-// the slot's index in the low. The map of every id's key holds only this:
-// at 40 bytes an entry rather than 80 it is half the node's heap it was with
-// 250,000 shipments, and a key is read from its file (page-cached, 72
-// bytes) only when its cipher is made, which the cipher cache then holds.
+// the slot's index in the low. The map of every id's key (a node has one per
+// shipment) holds only this, 40 bytes an entry rather than 80; a key is read
+// from its file (page-cached, 72 bytes) only when its cipher is made, which
+// the cipher cache then holds.
 type loc uint64
 
 func locOf(file int, off int64) loc { return loc(uint64(file)<<32 | uint64(off/slotSize)) }
@@ -217,10 +217,10 @@ func (k *Keys) Close() error {
 	k.once.Do(func() { close(k.stop) })
 	<-k.done
 	k.rmu.Lock()
-	for n, f := range k.readers {
+	for _, f := range k.readers {
 		f.Close()
-		delete(k.readers, n)
 	}
+	k.readers = nil // reader refuses from now on
 	k.rmu.Unlock()
 	k.wmu.Lock()
 	defer k.wmu.Unlock()
@@ -823,6 +823,9 @@ func (k *Keys) readKey(id string, h [32]byte, l loc) ([KeySize]byte, error) {
 func (k *Keys) reader(n int) (*os.File, error) {
 	k.rmu.Lock()
 	defer k.rmu.Unlock()
+	if k.readers == nil {
+		return nil, errors.New("the keys are closed")
+	}
 	if f, ok := k.readers[n]; ok {
 		return f, nil
 	}

@@ -504,3 +504,19 @@ func BenchmarkKeysHeld(b *testing.B) {
 	}
 	b.ReportMetric(float64(held)/n, "heap-bytes/id")
 }
+
+// TestClosedKeysReadNoKey: once the keys are closed, a key whose cipher is
+// not cached is not read from its file (no key file is opened again).
+func TestClosedKeysReadNoKey(t *testing.T) {
+	dir := t.TempDir()
+	k, closeDB := openKeys(t, dir)
+	if _, err := k.Seal("b:A", []byte("for A"), nil); err != nil {
+		t.Fatal(err)
+	}
+	closeDB()
+	k, _ = openKeys(t, dir)
+	k.Close()
+	if _, err := k.AEAD("b:A"); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Fatalf("a closed Keys made a cipher: %v", err)
+	}
+}
