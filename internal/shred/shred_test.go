@@ -364,6 +364,19 @@ func putBackSlot(t *testing.T, dir string, key []byte) {
 	}
 }
 
+// bindDurably makes the bindings of ids durable in one batch, as the write
+// path does.
+func bindDurably(tb testing.TB, k *shred.Keys, db *pebble.DB, ids []string) {
+	tb.Helper()
+	b := db.NewBatch()
+	defer b.Close()
+	bound := k.Bind(b, ids)
+	if err := b.Commit(pebble.Sync); err != nil {
+		tb.Fatal(err)
+	}
+	k.Bound(bound)
+}
+
 // TestCipherCacheIsBounded: sealing under more keys than the cipher cache
 // holds keeps it at its bound, and every record, whether its cipher was
 // evicted or kept, opens with its own key; a destroyed key refuses use
@@ -377,15 +390,8 @@ func TestCipherCacheIsBounded(t *testing.T) {
 	if gone, err := k.Ensure(ids); err != nil || len(gone) != 0 {
 		t.Fatalf("Ensure: %v, %v", gone, err)
 	}
-	// The bindings made durable in one batch, as the write path does
-	// (Seal would otherwise sync each binding by itself).
-	b := db.NewBatch()
-	bound := k.Bind(b, ids)
-	if err := b.Commit(pebble.Sync); err != nil {
-		t.Fatal(err)
-	}
-	b.Close()
-	k.Bound(bound)
+	// Seal would otherwise sync each binding by itself.
+	bindDurably(t, k, db, ids)
 	sealed := make([][]byte, len(ids))
 	for i, id := range ids {
 		var err error
@@ -427,26 +433,15 @@ func TestDamagedKeySlotIsAnError(t *testing.T) {
 	}
 	closeDB()
 	k, _ = openKeys(t, dir) // no cipher cached
-	path := filepath.Join(k.Dir(), "keys-000001")
-	b, err := os.ReadFile(path)
+	at, slot := findSlot(t, k.Dir(), "b:A")
+	if slot == nil {
+		t.Fatal("no slot of b:A in the key files")
+	}
+	f, err := os.OpenFile(at.path, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := sha256.Sum256([]byte("b:A"))
-	off := -1
-	for o := 0; o+72 <= len(b); o += 72 {
-		if bytes.Equal(b[o:o+32], h[:]) {
-			off = o
-		}
-	}
-	if off < 0 {
-		t.Fatal("no slot of b:A in the key file")
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteAt([]byte{b[off+40] ^ 1}, int64(off+40)); err != nil {
+	if _, err := f.WriteAt([]byte{slot[40] ^ 1}, at.off+40); err != nil { // a bit of the key
 		t.Fatal(err)
 	}
 	f.Close()
@@ -477,13 +472,7 @@ func BenchmarkKeysHeld(b *testing.B) {
 	if _, err := k.Ensure(ids); err != nil {
 		b.Fatal(err)
 	}
-	batch := db.NewBatch()
-	bound := k.Bind(batch, ids)
-	if err := batch.Commit(pebble.Sync); err != nil {
-		b.Fatal(err)
-	}
-	batch.Close()
-	k.Bound(bound)
+	bindDurably(b, k, db, ids)
 	k.Close()
 	var held uint64
 	for b.Loop() {
