@@ -162,14 +162,6 @@ func sharedEvents(g *scenario.Generator, n int, parties []linkd.ShipmentParty) [
 	return evs
 }
 
-func partyList(nodes []*laneNode) []linkd.ShipmentParty {
-	ps := make([]linkd.Party, len(nodes))
-	for i, n := range nodes {
-		ps[i] = n.party
-	}
-	return shipmentParties(ps)
-}
-
 // shipmentParties puts every party on a shipment in its first role.
 func shipmentParties(ps []linkd.Party) []linkd.ShipmentParty {
 	out := make([]linkd.ShipmentParty, len(ps))
@@ -236,7 +228,7 @@ func propagationInProcess(ctx context.Context, cfg PropagationConfig, dir string
 	if err := waitLinks(ctx, nodes, 10*time.Second); err != nil {
 		return PropagationResult{}, err
 	}
-	run, err := driveOrigin(ctx, origin, partyList(nodes), cfg)
+	run, err := driveOrigin(ctx, origin, shipmentParties(lane(cfg.Nodes)), cfg)
 	if err != nil {
 		return PropagationResult{}, err
 	}
@@ -482,7 +474,7 @@ func CatchUp(ctx context.Context, cfg CatchUpConfig, progress io.Writer) (CatchU
 	origin, peer := nodes[0], nodes[1]
 	peer.stop()
 	g := scenario.NewGenerator(2, time.Now())
-	parties := partyList(nodes)
+	parties := shipmentParties(lane(2))
 	for done := 0; done < cfg.Events; {
 		n := min(1000, cfg.Events-done)
 		if _, err := origin.n.Log().Append(ctx, sharedEvents(g, n, parties)); err != nil {
