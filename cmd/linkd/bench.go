@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
 	"strconv"
@@ -20,9 +21,10 @@ func newBenchCmd() *cobra.Command {
 		Short: "Measure linkd on this machine",
 		Long:  "bench runs linkd's benchmarks against real stores on this machine and prints the figures.",
 	}
-	var profile, traceFile string
+	var profile, memProfile, traceFile string
 	var stops []func()
 	cmd.PersistentFlags().StringVar(&profile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof reads it)")
+	cmd.PersistentFlags().StringVar(&memProfile, "memprofile", "", "write a profile of the run's heap allocations to this file (go tool pprof -sample_index=alloc_space reads it): what makes garbage")
 	cmd.PersistentFlags().StringVar(&traceFile, "trace", "", "write an execution trace of the run to this file (go tool trace reads it): where goroutines wait, for latency")
 	cmd.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
 		start := func(name string, begin func(io.Writer) error, end func()) error {
@@ -43,6 +45,9 @@ func newBenchCmd() *cobra.Command {
 		if err := start(profile, pprof.StartCPUProfile, pprof.StopCPUProfile); err != nil {
 			return err
 		}
+		if err := start(memProfile, startAllocProfile, stopAllocProfile); err != nil {
+			return err
+		}
 		return start(traceFile, trace.Start, trace.Stop)
 	}
 	cmd.PersistentPostRun = func(cmd *cobra.Command, args []string) {
@@ -53,6 +58,27 @@ func newBenchCmd() *cobra.Command {
 	cmd.AddCommand(newBenchIngestCmd(), newBenchHTTPCmd(), newBenchShipmentCmd(), newBenchPropagationCmd(), newBenchPropagationMemberCmd(), newBenchReallocationCmd(), newBenchWebhooksCmd(),
 		newBenchEDICmd(), newBenchDocsCmd(), newBenchFailoverCmd())
 	return cmd
+}
+
+// The allocation profile samples one allocation in 64 KiB of allocated bytes
+// (Go's default is 512 KiB), enough to see a benchmark's garbage without
+// slowing it much. The profile is written when the run ends.
+var allocProfileOut io.Writer
+
+func startAllocProfile(w io.Writer) error {
+	runtime.MemProfileRate = 64 << 10
+	allocProfileOut = w
+	return nil
+}
+
+func stopAllocProfile() {
+	if allocProfileOut == nil {
+		return
+	}
+	if err := pprof.Lookup("allocs").WriteTo(allocProfileOut, 0); err != nil {
+		fmt.Fprintln(os.Stderr, "linkd: write allocation profile:", err)
+	}
+	allocProfileOut = nil
 }
 
 // ingestFlags are the flags `bench ingest` and `bench http` share.

@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -122,5 +124,34 @@ func TestReadmeQuickStart(t *testing.T) {
 	}
 	if !strings.Contains(string(readme), "go test ./...") {
 		t.Fatal("README does not show the test command")
+	}
+}
+
+// bench --cpuprofile and --memprofile write profiles of the run that go
+// tool pprof reads: gzipped, with the CPU and the allocation sample types.
+func TestBenchWritesProfiles(t *testing.T) {
+	dir := t.TempDir()
+	cpu, mem := filepath.Join(dir, "cpu.prof"), filepath.Join(dir, "mem.prof")
+	if code, _, stderr := run(t, "bench", "ingest", "--scenarios", "10x1", "--events", "200", "--json", "--cpuprofile", cpu, "--memprofile", mem); code != 0 {
+		t.Fatalf("bench exit %d: %s", code, stderr)
+	}
+	for _, p := range []struct{ file, sampleType string }{{cpu, "nanoseconds"}, {mem, "alloc_space"}} {
+		f, err := os.Open(p.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			f.Close()
+			t.Fatalf("%s is not a gzipped profile: %v", filepath.Base(p.file), err)
+		}
+		body, err := io.ReadAll(zr)
+		f.Close()
+		if err != nil || !bytes.Contains(body, []byte(p.sampleType)) {
+			t.Fatalf("%s: %d bytes (err %v), want a profile with %q samples", filepath.Base(p.file), len(body), err, p.sampleType)
+		}
+	}
+	if code, _, stderr := run(t, "bench", "ingest", "--memprofile", filepath.Join(dir, "no", "such", "dir", "mem.prof")); code != 2 || !strings.Contains(stderr, "no such file") {
+		t.Fatalf("--memprofile into a missing directory: exit %d, %q; want a usage error naming the problem", code, stderr)
 	}
 }
