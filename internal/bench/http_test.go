@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -51,5 +52,33 @@ func TestCheckAcks(t *testing.T) {
 		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 			t.Errorf("%d %s: %v; want an error about %q", tc.status, tc.body, err, tc.want)
 		}
+	}
+}
+
+// TestShipmentTimesQueries runs bench shipment on a small node: every
+// query finds a timeline of about 40 events, the figures are ordered, and
+// the server's CPU time per query (where measured) is within its time.
+func TestShipmentTimesQueries(t *testing.T) {
+	res, err := Shipment(context.Background(), ShipmentConfig{Dir: t.TempDir(), Events: 2000, Queries: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Events != 2000 || res.Queries != 60 || res.AvgTimeline < 30 || res.AvgTimeline > 50 {
+		t.Fatalf("%d events, %d queries, %.1f events a timeline; want 2000, 60 and about 40", res.Events, res.Queries, res.AvgTimeline)
+	}
+	if !(0 < res.ServerP50 && res.ServerP50 <= res.ServerP99 && res.ServerP99 <= res.ServerMax) ||
+		!(0 < res.LoopbackP50 && res.LoopbackP50 <= res.LoopbackP99) {
+		t.Fatalf("latencies out of order: %+v", res)
+	}
+	if runtime.GOOS != "linux" {
+		return
+	}
+	// A query's CPU time is at most its wall time, so each order statistic
+	// is too (with a little room for the two clocks' reads).
+	const slack = 0.05
+	if !(0 < res.ServerCPUP50 && res.ServerCPUP50 <= res.ServerCPUP99) ||
+		res.ServerCPUP50 > res.ServerP50+slack || res.ServerCPUP99 > res.ServerP99+slack {
+		t.Fatalf("server CPU per query p50 %.3f p99 %.3f ms against wall p50 %.3f p99 %.3f: want 0 < cpu ≤ wall",
+			res.ServerCPUP50, res.ServerCPUP99, res.ServerP50, res.ServerP99)
 	}
 }
