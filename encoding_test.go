@@ -60,6 +60,13 @@ func TestCanonicalRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("event %d: DecodeCanonical(AppendCanonical(e)) error = %v", i, err)
 		}
+		stored, err := linkd.DecodeStored(enc)
+		if err != nil {
+			t.Fatalf("event %d: DecodeStored(AppendCanonical(e)) error = %v", i, err)
+		}
+		if re := linkd.AppendCanonical(nil, &stored); !bytes.Equal(re, enc) {
+			t.Fatalf("event %d: DecodeStored gave an event that encodes differently\n got %x\nwant %x", i, re, enc)
+		}
 		if re := linkd.AppendCanonical(nil, &got); !bytes.Equal(re, enc) {
 			t.Fatalf("event %d: re-encoding differs\n got %x\nwant %x", i, re, enc)
 		}
@@ -226,6 +233,17 @@ func TestDecodeCanonicalRejects(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.reason) {
 				t.Errorf("error = %q, want it to contain %q", err, tt.reason)
+			}
+			// DecodeStored skips only the re-encoding: everything else
+			// it refuses with the same reason.
+			_, serr := linkd.DecodeStored(tt.data)
+			switch {
+			case strings.Contains(tt.reason, "re-encode"):
+				if serr != nil {
+					t.Errorf("DecodeStored error = %v, want it to accept bytes that only fail the re-encoding", serr)
+				}
+			case serr == nil || !strings.Contains(serr.Error(), tt.reason):
+				t.Errorf("DecodeStored error = %v, want it to contain %q", serr, tt.reason)
 			}
 		})
 	}
@@ -602,6 +620,11 @@ func TestAppendCanonicalID(t *testing.T) {
 // event it receives from a peer and every event a query reads back.
 func BenchmarkDecodeCanonical(b *testing.B) {
 	benchDecode(b, func(rec []byte) error { _, err := linkd.DecodeCanonical(rec); return err })
+}
+
+// BenchmarkDecodeStored decodes as a node reads back its own store.
+func BenchmarkDecodeStored(b *testing.B) {
+	benchDecode(b, func(rec []byte) error { _, err := linkd.DecodeStored(rec); return err })
 }
 
 // BenchmarkDecodeSharing reads what a link sender reads of each record.

@@ -142,6 +142,12 @@ func FuzzDecodeCanonical(f *testing.F) {
 		f.Add(linkd.AppendCanonical(nil, &e))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// DecodeStored, which skips the re-encoding, never panics, and on
+		// canonical bytes decodes the same event.
+		stored, serr := linkd.DecodeStored(data)
+		if serr != nil && !errors.Is(serr, linkd.ErrNotCanonical) {
+			t.Fatalf("DecodeStored error %v does not wrap ErrNotCanonical", serr)
+		}
 		e, err := linkd.DecodeCanonical(data)
 		if err != nil {
 			if !errors.Is(err, linkd.ErrNotCanonical) {
@@ -151,6 +157,12 @@ func FuzzDecodeCanonical(f *testing.F) {
 		}
 		if re := linkd.AppendCanonical(nil, &e); !bytes.Equal(re, data) {
 			t.Fatalf("decoded event re-encodes differently\n got %x\nwant %x", re, data)
+		}
+		if serr != nil {
+			t.Fatalf("DecodeStored refused canonical bytes: %v", serr)
+		}
+		if !bytes.Equal(linkd.AppendCanonical(nil, &stored), data) {
+			t.Fatalf("DecodeStored decoded canonical bytes to another event")
 		}
 	})
 }

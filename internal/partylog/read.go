@@ -115,7 +115,7 @@ func (l *space) decodeRecord(index int64, v []byte, buf *[]byte, copySalt bool) 
 	if copySalt {
 		salt = append(make([]byte, 0, len(salt)), salt...)
 	}
-	e, err := linkd.DecodeCanonical(canon)
+	e, err := linkd.DecodeStored(canon)
 	if err != nil {
 		return linkd.Recorded{}, fmt.Errorf("read event %d: %w", index, err)
 	}

@@ -103,7 +103,7 @@ func (s *space) fileRecords(w *writeSet, lo, hi int64, buf *[]byte) error {
 		if err != nil {
 			return fmt.Errorf("read event %d: %w", index, err)
 		}
-		e, err := linkd.DecodeCanonical(canon)
+		e, err := linkd.DecodeStored(canon)
 		if err != nil {
 			return fmt.Errorf("read event %d: %w", index, err)
 		}

@@ -240,7 +240,7 @@ func (f *Feed) Read(ctx context.Context, cur Cursor, limit int, fn func(Item) er
 			err := s.ReadRange(ctx, from, end, func(re *partylog.RawEntry) error {
 				var e *linkd.Event
 				if re.Salt != nil {
-					ev, err := linkd.DecodeCanonical(re.Canon)
+					ev, err := linkd.DecodeStored(re.Canon)
 					if err != nil {
 						return err
 					}
