@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/linkd-dev/linkd"
@@ -14,6 +15,14 @@ import (
 // has tens; a reference shared by more (a reused container number over
 // years) keeps the oldest maxTimeline and says so in Truncated.
 const maxTimeline = 5000
+
+// viewBufs holds buffers for shipment views once written: a 40-event
+// timeline is about 25 KB of JSON, and growing a fresh buffer to it for
+// every query made a third of the query's garbage. A buffer grown past
+// maxPooledView (a timeline of hundreds of events) is left to the collector.
+var viewBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooledView = 256 << 10
 
 // getShipment answers a shipment's merged timeline and derived state. ref
 // is looked up as a booking, then a transport document, then a container:
@@ -33,7 +42,13 @@ func (s *Server) getShipment(w http.ResponseWriter, r *http.Request) error {
 		}
 		state, timeline := shipment.Build(ref, recs)
 		view := linkd.ShipmentView{State: state, Timeline: timeline, Truncated: truncated}
-		writeBody(w, http.StatusOK, append(shipment.AppendJSON(nil, &view), '\n'))
+		buf := viewBufs.Get().(*[]byte)
+		body := append(shipment.AppendJSON((*buf)[:0], &view), '\n')
+		writeBody(w, http.StatusOK, body)
+		if cap(body) <= maxPooledView {
+			*buf = body
+			viewBufs.Put(buf)
+		}
 		return nil
 	}
 	return linkd.Errorf(linkd.ENotFound, "no events name %q as a booking, B/L or container", clip(ref))

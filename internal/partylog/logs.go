@@ -244,7 +244,11 @@ func Collect(ctx context.Context, s Scanner, q Query, max int) (recs []linkd.Rec
 		if err != nil {
 			return nil, false, err
 		}
-		recs = append(recs, p.Events...)
+		if recs == nil {
+			recs = p.Events // most queries take one page: keep it, uncopied
+		} else {
+			recs = append(recs, p.Events...)
+		}
 		if p.Next == "" {
 			return recs, false, nil
 		}
