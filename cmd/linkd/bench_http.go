@@ -60,7 +60,9 @@ func newBenchShipmentCmd() *cobra.Command {
 		Long: `shipment loads --events realistic events (about 40 per shipment) into a real
 node, then times GET /v1/shipments/{ref} for random bookings: at the server
 (through the node's handler in this process: token check, index scan, event
-reads, derived state, JSON) and over HTTPS on loopback.
+reads, derived state, JSON) and over HTTPS on loopback. --warmup untimed
+queries for other bookings come first, so that the figures are those of a
+node that has served a while, with its tables open, not of a fresh process.
 
 Loading 10,000,000 events takes minutes and about 15 GB; give --dir to keep
 the node and reuse it: a later run tops it up to --events and only measures.`,
@@ -83,6 +85,7 @@ the node and reuse it: a later run tops it up to --events and only measures.`,
 	}
 	cmd.Flags().IntVar(&cfg.Events, "events", 0, "events to store (default 1,000,000)")
 	cmd.Flags().IntVar(&cfg.Queries, "queries", 0, "queries to time (default 2,000)")
+	cmd.Flags().IntVar(&cfg.Warmup, "warmup", 0, "untimed queries first, for other bookings, as a node that has served a while has its tables open (default 500; -1 for none)")
 	cmd.Flags().StringVar(&cfg.Dir, "dir", "", "node directory to create or reuse (default: temporary, removed after)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd
