@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -297,117 +296,6 @@ func (l *Log) Bundle(ctx context.Context, id string) (linkd.ProofBundle, error) 
 		b.InclusionProof[i] = append([]byte(nil), h[:]...)
 	}
 	return b, nil
-}
-
-// AuditReport is what Audit checked.
-type AuditReport struct {
-	Size        int64
-	Root        tlog.Hash
-	Checkpoints int   // signed checkpoints verified against the tree
-	Erased      int64 // events whose payload was erased: only their leaves were checked
-}
-
-// Audit re-derives the whole log from its events: each event and salt must
-// hash to its stored leaf, the leaves must rebuild the stored tree, and every
-// stored checkpoint must carry a valid signature and be consistent with the
-// newest. progress, if not nil, is called with the events checked so far.
-func (l *Log) Audit(ctx context.Context, progress func(done, total int64)) (AuditReport, error) {
-	_, cp := l.Checkpoint()
-	size := cp.Size
-	f := tlog.NewFrontier()
-	it, err := l.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: l.eventKey(0), UpperBound: l.eventKey(size)})
-	if err != nil {
-		return AuditReport{}, fmt.Errorf("audit: %w", err)
-	}
-	defer it.Close()
-	var want int64
-	var rep AuditReport
-	var buf []byte // opened sealed records
-	for ok := it.First(); ok; ok = it.Next() {
-		idx := be64(it.Key()[5:])
-		if idx != want {
-			return AuditReport{}, fmt.Errorf("audit: event %d is missing", want)
-		}
-		v := it.Value()
-		if len(v) != len(tlog.Hash{}) && len(v) <= recordHeader {
-			return AuditReport{}, fmt.Errorf("audit: event %d: corrupt record", idx)
-		}
-		salt, canon, err := l.unseal(&buf, v)
-		if err != nil && !IsErased(err) {
-			return AuditReport{}, fmt.Errorf("audit: event %d: %w", idx, err)
-		}
-		leaf := tlog.Hash(v[:32])
-		if canon == nil {
-			rep.Erased++ // only its commitment is left to check
-		} else {
-			if _, err := linkd.DecodeCanonical(canon); err != nil {
-				return AuditReport{}, fmt.Errorf("audit: event %d: %w", idx, err)
-			}
-			if tlog.Hash(linkd.LeafHash(linkd.Commitment(canon, salt))) != leaf {
-				return AuditReport{}, fmt.Errorf("audit: event %d does not hash to its stored leaf: the record was altered", idx)
-			}
-		}
-		if err := f.Append(leaf, func(int64, tlog.Hash) {}); err != nil {
-			return AuditReport{}, fmt.Errorf("audit: %w", err)
-		}
-		want++
-		if progress != nil && want%100000 == 0 {
-			progress(want, size)
-		}
-		if want%4096 == 0 {
-			if err := ctx.Err(); err != nil {
-				return AuditReport{}, err
-			}
-		}
-	}
-	if err := it.Error(); err != nil {
-		return AuditReport{}, fmt.Errorf("audit: %w", err)
-	}
-	if want != size {
-		return AuditReport{}, fmt.Errorf("audit: the log holds %d events but its checkpoint says %d", want, size)
-	}
-	root, err := f.Root()
-	if err != nil {
-		return AuditReport{}, fmt.Errorf("audit: %w", err)
-	}
-	if size == 0 {
-		// An empty log has no checkpoint; it must hold no events either
-		// (only its own: replicas in the same store have events of theirs).
-		it, err := l.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: l.eventKey(0), UpperBound: l.eventKey(math.MaxInt64)})
-		if err != nil {
-			return AuditReport{}, fmt.Errorf("audit: %w", err)
-		}
-		defer it.Close()
-		if it.First() {
-			return AuditReport{}, fmt.Errorf("audit: the log is empty but holds event %d", be64(it.Key()[5:]))
-		}
-		return AuditReport{Root: root}, it.Error()
-	}
-	if root != cp.Hash {
-		return AuditReport{}, fmt.Errorf("audit: the events rebuild root %s, the newest checkpoint says %x", root, cp.Hash)
-	}
-	rep.Size, rep.Root = size, root
-	// Every checkpoint ever issued must verify and be a prefix of the newest.
-	cit, err := l.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: l.checkpointKey(0), UpperBound: l.checkpointKey(size + 1)})
-	if err != nil {
-		return AuditReport{}, fmt.Errorf("audit: %w", err)
-	}
-	defer cit.Close()
-	for ok := cit.First(); ok; ok = cit.Next() {
-		old, err := tlog.OpenCheckpoint(cit.Value(), l.verifier)
-		if err != nil {
-			return AuditReport{}, fmt.Errorf("audit: checkpoint at size %d: %w", be64(cit.Key()[5:]), err)
-		}
-		proof, err := l.ConsistencyProof(old.Size, size)
-		if err != nil {
-			return AuditReport{}, fmt.Errorf("audit: %w", err)
-		}
-		if err := tlog.VerifyConsistency(old.Size, old.Hash, size, root, proof); err != nil {
-			return AuditReport{}, fmt.Errorf("audit: checkpoint at size %d: %w", old.Size, err)
-		}
-		rep.Checkpoints++
-	}
-	return rep, cit.Error()
 }
 
 // RawEntry is one entry of the log as stored: its leaf hash and, for an event

@@ -1,0 +1,147 @@
+package partylog
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/linkd-dev/linkd/internal/tlog"
+)
+
+// TestAuditFindsTampering alters a log's store in each way an attacker with
+// the disk, or a failing disk, could, and expects the audit to name the
+// problem. The log holds 20 events appended in four batches, so checkpoints
+// are stored at sizes 5, 10, 15 and 20.
+func TestAuditFindsTampering(t *testing.T) {
+	// A tree hash that only the leaves 4..7 make: level 2, node 1.
+	innerHash := tlog.StoredHashIndex(2, 1)
+	cases := []struct {
+		name   string
+		tamper func(t *testing.T, h *harness)
+		want   []string // the error contains one of these
+	}{
+		{"salt altered", func(t *testing.T, h *harness) {
+			edit(t, h, h.log.eventKey(7), func(v []byte) []byte { v[40] ^= 1; return v })
+		}, []string{"event 7 does not hash to its stored leaf"}},
+		{"leaf altered", func(t *testing.T, h *harness) {
+			edit(t, h, h.log.eventKey(7), func(v []byte) []byte { v[3] ^= 1; return v })
+		}, []string{"event 7 does not hash to its stored leaf", "does not match the events"}},
+		{"payload truncated", func(t *testing.T, h *harness) {
+			edit(t, h, h.log.eventKey(12), func(v []byte) []byte { return v[:len(v)-3] })
+		}, []string{"event 12: not a canonical event encoding"}},
+		{"event deleted", func(t *testing.T, h *harness) {
+			del(t, h, h.log.eventKey(9))
+		}, []string{"event 9 is missing"}},
+		{"tree hash altered", func(t *testing.T, h *harness) {
+			edit(t, h, h.log.hashKey(innerHash), func(v []byte) []byte { v[0] ^= 1; return v })
+		}, []string{"does not match the events: the stored tree was altered"}},
+		{"tree hash deleted", func(t *testing.T, h *harness) {
+			del(t, h, h.log.hashKey(innerHash))
+		}, []string{"is missing from the store"}},
+		{"checkpoint text altered", func(t *testing.T, h *harness) {
+			edit(t, h, h.log.checkpointKey(10), func(v []byte) []byte {
+				return []byte(strings.Replace(string(v), "\n10\n", "\n11\n", 1))
+			})
+		}, []string{"checkpoint at size 10:"}},
+		{"checkpoint moved to another size", func(t *testing.T, h *harness) {
+			v, closer, err := h.db.Get(h.log.checkpointKey(10))
+			if err != nil {
+				t.Fatal(err)
+			}
+			moved := append([]byte(nil), v...)
+			closer.Close()
+			if err := h.db.Set(h.log.checkpointKey(15), moved, pebble.Sync); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{"the checkpoint stored at size 15 is for size 10"}},
+		{"checkpoint of another tree, validly signed", func(t *testing.T, h *harness) {
+			_, cp := h.log.Checkpoint()
+			signer, err := tlog.NewSigner(h.skey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cp.Size = 15
+			cp.Hash[0] ^= 1 // the 15-leaf tree of a rewritten log
+			note, err := tlog.SignCheckpoint(cp, signer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := h.db.Set(h.log.checkpointKey(15), note, pebble.Sync); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{"checkpoint at size 15: its root", "the log was rewritten"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			for b := range uint64(4) {
+				h.append(events(b+1, 5)...)
+			}
+			if rep, err := h.log.Audit(context.Background(), nil); err != nil || rep.Size != 20 || rep.Checkpoints != 4 {
+				t.Fatalf("audit before tampering = %+v, %v; want 20 events and 4 checkpoints", rep, err)
+			}
+			tc.tamper(t, h)
+			_, err := h.log.Audit(context.Background(), nil)
+			if err == nil {
+				t.Fatal("audit after tampering found nothing")
+			}
+			for _, w := range tc.want {
+				if strings.Contains(err.Error(), w) {
+					return
+				}
+			}
+			t.Fatalf("audit error = %q, want it to contain one of %q", err, tc.want)
+		})
+	}
+}
+
+// TestAuditReportsTheFirstProblem: with several records altered, the
+// error names the first in log order, whichever worker checks it.
+func TestAuditReportsTheFirstProblem(t *testing.T) {
+	h := newHarness(t)
+	for b := range uint64(8) {
+		h.append(events(b+1, 200)...) // several jobs for the workers
+	}
+	for _, i := range []int64{1500, 700, 1201} {
+		edit(t, h, h.log.eventKey(i), func(v []byte) []byte { v[40] ^= 1; return v })
+	}
+	for range 5 {
+		_, err := h.log.Audit(context.Background(), nil)
+		if err == nil || !strings.Contains(err.Error(), "event 700 does not hash") {
+			t.Fatalf("audit error = %v, want event 700 named", err)
+		}
+	}
+}
+
+// TestAuditStopsWhenCancelled: an audit given up returns the context's error.
+func TestAuditStopsWhenCancelled(t *testing.T) {
+	h := newHarness(t)
+	h.append(events(1, 600)...)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := h.log.Audit(ctx, nil); err != context.Canceled {
+		t.Fatalf("audit with a cancelled context = %v, want context.Canceled", err)
+	}
+}
+
+func edit(t *testing.T, h *harness, key []byte, f func([]byte) []byte) {
+	t.Helper()
+	v, closer, err := h.db.Get(key)
+	if err != nil {
+		t.Fatalf("read %q: %v", key, err)
+	}
+	nv := f(append([]byte(nil), v...))
+	closer.Close()
+	if err := h.db.Set(key, nv, pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func del(t *testing.T, h *harness, key []byte) {
+	t.Helper()
+	if err := h.db.Delete(key, pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+}
