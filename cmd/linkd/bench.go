@@ -55,7 +55,7 @@ func newBenchCmd() *cobra.Command {
 			stop()
 		}
 	}
-	cmd.AddCommand(newBenchIngestCmd(), newBenchHTTPCmd(), newBenchShipmentCmd(), newBenchPropagationCmd(), newBenchPropagationMemberCmd(), newBenchReallocationCmd(), newBenchWebhooksCmd(),
+	cmd.AddCommand(newBenchIngestCmd(), newBenchHTTPCmd(), newBenchShipmentCmd(), newBenchPropagationCmd(), newBenchPropagationMemberCmd(), newBenchReallocationCmd(), newBenchAuditCmd(), newBenchWebhooksCmd(),
 		newBenchEDICmd(), newBenchDocsCmd(), newBenchFailoverCmd())
 	return cmd
 }

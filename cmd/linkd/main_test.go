@@ -155,3 +155,24 @@ func TestBenchWritesProfiles(t *testing.T) {
 		t.Fatalf("--memprofile into a missing directory: exit %d, %q; want a usage error naming the problem", code, stderr)
 	}
 }
+
+func TestBenchAuditReports(t *testing.T) {
+	code, out, stderr := run(t, "bench", "audit", "--events", "300", "--batch", "30", "--json")
+	if code != 0 {
+		t.Fatalf("bench audit exit %d: %s", code, stderr)
+	}
+	var res struct {
+		Events      int64
+		Checkpoints int
+		Seconds     float64
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("bench audit --json output is not JSON: %v\n%s", err, out)
+	}
+	if res.Events != 300 || res.Checkpoints != 10 || res.Seconds <= 0 {
+		t.Fatalf("result %+v: want 300 events and 10 checkpoints audited, and a time", res)
+	}
+	if code, _, stderr := run(t, "bench", "audit", "--events", "0"); code != 2 || !strings.Contains(stderr, "--events and --batch must be at least 1") {
+		t.Fatalf("bench audit --events 0: exit %d, %q; want a usage error", code, stderr)
+	}
+}
