@@ -60,6 +60,9 @@ func TestCanonicalRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("event %d: DecodeCanonical(AppendCanonical(e)) error = %v", i, err)
 		}
+		if err := linkd.CheckCanonical(enc); err != nil {
+			t.Fatalf("event %d: CheckCanonical(AppendCanonical(e)) = %v", i, err)
+		}
 		stored, err := linkd.DecodeStored(enc)
 		if err != nil {
 			t.Fatalf("event %d: DecodeStored(AppendCanonical(e)) error = %v", i, err)
@@ -233,6 +236,9 @@ func TestDecodeCanonicalRejects(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.reason) {
 				t.Errorf("error = %q, want it to contain %q", err, tt.reason)
+			}
+			if cerr := linkd.CheckCanonical(tt.data); cerr == nil || cerr.Error() != err.Error() {
+				t.Errorf("CheckCanonical error = %v, want DecodeCanonical's %v", cerr, err)
 			}
 			// DecodeStored skips only the re-encoding: everything else
 			// it refuses with the same reason.
@@ -625,6 +631,11 @@ func BenchmarkDecodeCanonical(b *testing.B) {
 // BenchmarkDecodeStored decodes as a node reads back its own store.
 func BenchmarkDecodeStored(b *testing.B) {
 	benchDecode(b, func(rec []byte) error { _, err := linkd.DecodeStored(rec); return err })
+}
+
+// BenchmarkCheckCanonical checks records as an audit does, keeping nothing.
+func BenchmarkCheckCanonical(b *testing.B) {
+	benchDecode(b, linkd.CheckCanonical)
 }
 
 // BenchmarkDecodeSharing reads what a link sender reads of each record.

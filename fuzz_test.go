@@ -149,6 +149,10 @@ func FuzzDecodeCanonical(f *testing.F) {
 			t.Fatalf("DecodeStored error %v does not wrap ErrNotCanonical", serr)
 		}
 		e, err := linkd.DecodeCanonical(data)
+		// CheckCanonical, which keeps nothing, gives the same answer.
+		if cerr := linkd.CheckCanonical(data); (cerr == nil) != (err == nil) || cerr != nil && cerr.Error() != err.Error() {
+			t.Fatalf("CheckCanonical = %v, DecodeCanonical = %v", cerr, err)
+		}
 		if err != nil {
 			if !errors.Is(err, linkd.ErrNotCanonical) {
 				t.Fatalf("error %v does not wrap ErrNotCanonical", err)

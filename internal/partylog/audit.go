@@ -353,7 +353,7 @@ func (a *audit) check(j *auditJob, buf *[]byte) {
 			erased++ // only its commitment is left to check
 			continue
 		}
-		if _, err := linkd.DecodeCanonical(canon); err != nil {
+		if err := linkd.CheckCanonical(canon); err != nil {
 			a.failAt(recordAt(idx), fmt.Errorf("audit: event %d: %w", idx, err))
 			return
 		}
