@@ -43,28 +43,31 @@ const (
 	ManageTokens                        // create, list and revoke access tokens
 	ManagePeers                         // add, list and remove the partners in the node's directory
 	EraseData                           // erase a shipment's payloads on every entitled node (crypto-shredding)
+	AuditLog                            // run a full audit of the node's own log (minutes of CPU on a large log; one at a time)
 )
 
 // grants is the permission matrix, the one place that says what each role may
 // do:
 //
-//	         ReadEvents  WriteEvents  ReadLog  ReadMetrics  ManageTokens  ManagePeers  EraseData
-//	admin        ✓            ✓          ✓          ✓            ✓             ✓           ✓
+//	         ReadEvents  WriteEvents  ReadLog  ReadMetrics  ManageTokens  ManagePeers  EraseData  AuditLog
+//	admin        ✓            ✓          ✓          ✓            ✓             ✓           ✓          ✓
 //	writer       ✓            ✓          ✓
 //	reader       ✓                       ✓
-//	auditor      ✓                       ✓          ✓
+//	auditor      ✓                       ✓          ✓                                                 ✓
 //
 // A writer may read because the systems that write (a TMS, the EDI gateway)
 // reconcile against what they wrote; an auditor may read the log and the
 // metrics to check the node but may not change anything. Managing peers is
 // admin only: a peer's card decides which certificates may replicate into
 // this node. The node's own card is public material, readable with ReadLog.
-// Erasing a shipment is admin only: it cannot be undone, on any node.
+// Erasing a shipment is admin only: it cannot be undone, on any node. An
+// audit of the whole log is for auditors and admins: it reads every record,
+// which on a large log takes minutes of CPU.
 var grants = map[Role]Permission{
-	Admin:   ReadEvents | WriteEvents | ReadLog | ReadMetrics | ManageTokens | ManagePeers | EraseData,
+	Admin:   ReadEvents | WriteEvents | ReadLog | ReadMetrics | ManageTokens | ManagePeers | EraseData | AuditLog,
 	Writer:  ReadEvents | WriteEvents | ReadLog,
 	Reader:  ReadEvents | ReadLog,
-	Auditor: ReadEvents | ReadLog | ReadMetrics,
+	Auditor: ReadEvents | ReadLog | ReadMetrics | AuditLog,
 }
 
 // roles lists every role, most powerful first; error messages and help text
@@ -133,6 +136,8 @@ func (p Permission) String() string {
 		return "manage peers"
 	case EraseData:
 		return "erase shipments"
+	case AuditLog:
+		return "audit the log"
 	}
 	return "do this"
 }

@@ -8,17 +8,17 @@ import (
 )
 
 func TestRoleMatrix(t *testing.T) {
-	perms := []Permission{ReadEvents, WriteEvents, ReadLog, ReadMetrics, ManageTokens, ManagePeers, EraseData}
+	perms := []Permission{ReadEvents, WriteEvents, ReadLog, ReadMetrics, ManageTokens, ManagePeers, EraseData, AuditLog}
 	for _, tc := range []struct {
 		role Role
 		can  []bool // in the order of perms
 	}{
-		{Admin, []bool{true, true, true, true, true, true, true}},
-		{Writer, []bool{true, true, true, false, false, false, false}},
-		{Reader, []bool{true, false, true, false, false, false, false}},
-		{Auditor, []bool{true, false, true, true, false, false, false}},
-		{"root", []bool{false, false, false, false, false, false, false}},
-		{"", []bool{false, false, false, false, false, false, false}},
+		{Admin, []bool{true, true, true, true, true, true, true, true}},
+		{Writer, []bool{true, true, true, false, false, false, false, false}},
+		{Reader, []bool{true, false, true, false, false, false, false, false}},
+		{Auditor, []bool{true, false, true, true, false, false, false, true}},
+		{"root", []bool{false, false, false, false, false, false, false, false}},
+		{"", []bool{false, false, false, false, false, false, false, false}},
 	} {
 		for i, p := range perms {
 			if got := tc.role.Can(p); got != tc.can[i] {
@@ -51,6 +51,7 @@ func TestRequire(t *testing.T) {
 	}
 	wantCode(t, tok.Require(WriteEvents), linkd.EForbidden, "reader", "write events", "admin or writer", "lkd_abcdefghij_")
 	wantCode(t, tok.Require(ReadMetrics), linkd.EForbidden, "admin or auditor")
+	wantCode(t, tok.Require(AuditLog), linkd.EForbidden, "may not audit the log", "admin or auditor")
 	wantCode(t, tok.Require(ManagePeers), linkd.EForbidden, "reader", "may not manage peers", "use a token with role admin")
 }
 
