@@ -30,6 +30,29 @@ type CheckpointInfo struct {
 	PublicKey  string `json:"publicKey"`  // the log's verifier key, note format
 }
 
+// AuditLine is one line of POST /v1/log/audit's answer, which is
+// newline-delimited JSON: progress while the audit runs (Done of Total
+// events checked), then a last line with Result.
+type AuditLine struct {
+	Done   int64        `json:"done"`
+	Total  int64        `json:"total"`
+	Result *AuditResult `json:"result,omitempty"`
+}
+
+// AuditResult is what a full audit of the node's own log found. OK means
+// every record hashes to its leaf, the leaves rebuild every stored tree
+// hash, and every checkpoint the log signed verifies and names the root the
+// leaves rebuild at its size; otherwise Problem says what failed first.
+type AuditResult struct {
+	OK          bool    `json:"ok"`
+	Problem     string  `json:"problem,omitempty"`
+	Size        int64   `json:"size"`
+	RootHash    []byte  `json:"rootHash,omitempty"` // base64 RFC 6962 root, when OK
+	Checkpoints int     `json:"checkpoints"`        // signed checkpoints verified
+	Erased      int64   `json:"erased"`             // events whose payload was erased: only their leaves were checked
+	Seconds     float64 `json:"seconds"`
+}
+
 // InclusionProof answers GET /v1/log/proof/inclusion.
 type InclusionProof struct {
 	Index  int64    `json:"index"`

@@ -40,6 +40,8 @@ var bodies = []struct{ schema, file, typ string }{
 	{"AppendResult", "../api.go", "AppendResult"},
 	{"EventPage", "../api.go", "EventPage"},
 	{"CheckpointInfo", "../api.go", "CheckpointInfo"},
+	{"AuditLine", "../api.go", "AuditLine"},
+	{"AuditResult", "../api.go", "AuditResult"},
 	{"InclusionProof", "../api.go", "InclusionProof"},
 	{"ConsistencyProof", "../api.go", "ConsistencyProof"},
 	{"TokenInfo", "../api.go", "TokenInfo"},

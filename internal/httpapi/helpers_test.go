@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
+
 	"github.com/linkd-dev/linkd"
 	"github.com/linkd-dev/linkd/client"
 	"github.com/linkd-dev/linkd/docs"
@@ -62,6 +64,7 @@ type harness struct {
 	t       *testing.T
 	srv     *httptest.Server
 	api     *httpapi.Server
+	db      *pebble.DB // the store under log, for tests that damage it
 	log     *partylog.Log
 	tokens  *access.Store
 	metrics *httpapi.Metrics
@@ -86,6 +89,7 @@ func newHarness(t *testing.T, opts ...setup) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.db = db
 	t.Cleanup(func() {
 		if err := db.Close(); err != nil {
 			t.Errorf("close store: %v", err)

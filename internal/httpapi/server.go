@@ -95,6 +95,7 @@ type Server struct {
 	mux      *http.ServeMux
 	slots    chan struct{}
 	draining atomic.Bool
+	auditing atomic.Bool // an audit of the log runs (one at a time)
 }
 
 // New returns the handler for cfg.
@@ -149,6 +150,7 @@ func (s *Server) routes() {
 		{method: "GET", path: "/v1/log/checkpoint", perm: access.ReadLog, params: []string{"size"}, h: s.checkpoint},
 		{method: "GET", path: "/v1/log/proof/inclusion", perm: access.ReadLog, params: []string{"index", "size"}, h: s.inclusionProof},
 		{method: "GET", path: "/v1/log/proof/consistency", perm: access.ReadLog, params: []string{"old", "size"}, h: s.consistencyProof},
+		{method: "POST", path: "/v1/log/audit", perm: access.AuditLog, long: true, h: s.auditLog},
 
 		{method: "GET", path: "/v1/tokens", perm: access.ManageTokens, h: s.listTokens},
 		{method: "POST", path: "/v1/tokens", perm: access.ManageTokens, h: s.createToken},
