@@ -167,6 +167,60 @@ checkpoint of the log must be consistent with it.`,
 	}
 	cp.Flags().Int64Var(&size, "size", 0, "the checkpoint issued at this log size (default: the newest)")
 	r.flags(cp)
-	cmd.AddCommand(cp)
+	cmd.AddCommand(cp, newLogAuditCmd())
+	return cmd
+}
+
+func newLogAuditCmd() *cobra.Command {
+	var r remote
+	cmd := &cobra.Command{
+		Use:   "audit",
+		Short: "Have the node re-derive its whole log and check it (auditor or admin)",
+		Long: `audit has the node check its own log from end to end: every record must hash
+to the leaf stored with it, the leaves must rebuild every tree hash the node
+keeps for proofs, and every checkpoint the log ever signed must verify and
+name the root the leaves rebuild at its size. It reports progress on stderr
+and exits 0 when the log is intact, 1 with the first problem when it is not.
+
+It reads every record: about 130,000 events a second on a 2-core machine, so
+minutes for a large log. One audit runs at a time; interrupt to stop it.`,
+		Example: `  linkd log audit --config node/linkd.yaml --token-file auditor.token`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := r.client()
+			if err != nil {
+				return err
+			}
+			var progress func(done, total int64)
+			if !r.json {
+				errw := cmd.ErrOrStderr()
+				progress = func(done, total int64) {
+					if done > 0 {
+						fmt.Fprintf(errw, "audited %d of %d events\n", done, total)
+					}
+				}
+			}
+			res, err := c.Audit(cmd.Context(), progress)
+			if err != nil {
+				return fail(cmd.ErrOrStderr(), err)
+			}
+			out := cmd.OutOrStdout()
+			if r.json {
+				if err := printJSON(out, res); err != nil {
+					return err
+				}
+			} else if res.OK {
+				fmt.Fprintf(out, "intact: %d events, %d signed checkpoints verified, root %s (%d erased payloads; %.1f s)\n",
+					res.Size, res.Checkpoints, base64.StdEncoding.EncodeToString(res.RootHash), res.Erased, res.Seconds)
+			} else {
+				fmt.Fprintf(out, "NOT INTACT: %s\n", res.Problem)
+			}
+			if !res.OK {
+				return &exitError{exitFailed, nil}
+			}
+			return nil
+		},
+	}
+	r.flags(cmd)
 	return cmd
 }

@@ -193,6 +193,12 @@ func TestNodeEndToEnd(t *testing.T) {
 		t.Fatalf("verify the node's bundle: exit %d\n%s%s", code, vout, verr)
 	}
 
+	// The node audits its log on request: intact, every event and the one
+	// checkpoint its append signed (adding them again signed none).
+	if code, aout, aerr := cli(t, env, "log", "audit"); code != 0 || !strings.Contains(aout, "intact: 120 events, 1 signed checkpoints verified") {
+		t.Fatalf("log audit: exit %d\n%s%s", code, aout, aerr)
+	}
+
 	// A reader token may read but not write.
 	code, out, _ = cli(t, env, "token", "create", "--name", "dashboard", "--role", "reader", "--json")
 	var nt linkd.NewToken
