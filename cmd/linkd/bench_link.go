@@ -63,7 +63,10 @@ verifies and stores them is the catch-up rate.`,
 				counts = append(counts, n)
 			}
 			out := cmd.OutOrStdout()
-			var results []any
+			var results struct {
+				Runs    []bench.PropagationResult `json:"runs"`
+				CatchUp *bench.CatchUpResult      `json:"catchUp,omitempty"`
+			}
 			if !asJSON {
 				fmt.Fprintf(out, "propagation, origin ack → verified and queryable at each peer (%d events/s for %v)\n", rate, duration)
 				fmt.Fprintf(out, "%-6s %8s %10s %9s %9s %9s %10s %7s\n", "nodes", "events", "events/s", "p50", "p99", "max", "overhead", "cpu s")
@@ -81,7 +84,7 @@ verifies and stores them is the catch-up rate.`,
 				if err != nil {
 					return &exitError{exitInternal, err}
 				}
-				results = append(results, res)
+				results.Runs = append(results.Runs, res)
 				if !asJSON {
 					fmt.Fprintf(out, "%-6d %8d %10.0f %9s %9s %9s %9.1f%% %7.1f\n", n, res.Events, res.Rate,
 						ms(res.Latency.P50), ms(res.Latency.P99), ms(res.Latency.Max), 100*res.Overhead(), res.CPU.Seconds())
@@ -99,7 +102,7 @@ verifies and stores them is the catch-up rate.`,
 				if err != nil {
 					return &exitError{exitInternal, err}
 				}
-				results = append(results, res)
+				results.CatchUp = &res
 				if !asJSON {
 					fmt.Fprintf(out, "catch-up of a peer back from an outage: %d events in %v: %.0f events/s (first frame %v after restart)\n",
 						res.Events, res.Transfer.Round(time.Millisecond), res.Rate(), res.FirstFrame.Round(time.Millisecond))
@@ -117,7 +120,7 @@ verifies and stores them is the catch-up rate.`,
 	cmd.Flags().IntVar(&catchup, "catchup", 200_000, "events recorded while a peer is down (0 skips the catch-up run)")
 	cmd.Flags().StringVar(&dir, "dir", "", "where the nodes' directories go (default: the system temp dir; removed after)")
 	cmd.Flags().BoolVar(&procs, "procs", false, "run each node in a process of its own (the catch-up run stays in this process)")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the results as JSON")
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print the results as JSON: {"runs": [one per node count], "catchUp": {...}}, times in milliseconds`)
 	return cmd
 }
 

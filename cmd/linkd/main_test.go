@@ -176,3 +176,34 @@ func TestBenchAuditReports(t *testing.T) {
 		t.Fatalf("bench audit --events 0: exit %d, %q; want a usage error", code, stderr)
 	}
 }
+
+// bench propagation --json names its figures and their units, as the other
+// benchmarks do: a run for each node count and the catch-up.
+func TestBenchPropagationJSON(t *testing.T) {
+	code, out, stderr := run(t, "bench", "propagation", "--nodes", "2", "--rate", "500", "--duration", "1s", "--catchup", "1000", "--json", "--dir", t.TempDir())
+	if code != 0 {
+		t.Fatalf("bench propagation exit %d: %s", code, stderr)
+	}
+	var res struct {
+		Runs []struct {
+			Nodes, Events, Arrivals int
+			P50                     float64 `json:"p50Millis"`
+			P99                     float64 `json:"p99Millis"`
+			CPU                     float64 `json:"cpuSeconds"`
+		}
+		CatchUp struct {
+			Events int
+			Rate   float64 `json:"eventsPerSecond"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out)
+	}
+	if len(res.Runs) != 1 || res.Runs[0].Nodes != 2 || res.Runs[0].Events < 400 || res.Runs[0].Arrivals != res.Runs[0].Events ||
+		res.Runs[0].P50 <= 0 || res.Runs[0].P50 > res.Runs[0].P99 || res.Runs[0].CPU <= 0 {
+		t.Fatalf("runs %+v: want one run of 2 nodes, every event arriving once, latencies in milliseconds, CPU seconds", res.Runs)
+	}
+	if res.CatchUp.Events != 1000 || res.CatchUp.Rate <= 0 {
+		t.Fatalf("catch-up %+v: want 1000 events and a rate", res.CatchUp)
+	}
+}

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -53,6 +54,25 @@ func (r PropagationResult) Overhead() float64 {
 		return 0
 	}
 	return float64(r.WireBytes-r.PayloadBytes) / float64(r.PayloadBytes)
+}
+
+// MarshalJSON writes the result as the other benchmarks write theirs:
+// camel-case names, times in milliseconds or seconds, and the overhead.
+func (r PropagationResult) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Nodes        int     `json:"nodes"`
+		Events       int     `json:"events"`
+		Rate         float64 `json:"eventsPerSecond"`
+		Arrivals     int     `json:"arrivals"` // events × peers measured
+		P50          float64 `json:"p50Millis"`
+		P99          float64 `json:"p99Millis"`
+		Max          float64 `json:"maxMillis"`
+		WireBytes    int64   `json:"wireBytes"`
+		PayloadBytes int64   `json:"payloadBytes"`
+		Overhead     float64 `json:"overhead"` // (wire - payload) / payload
+		CPU          float64 `json:"cpuSeconds"`
+	}{r.Nodes, r.Events, r.Rate, r.Latency.N, ms(r.Latency.P50), ms(r.Latency.P99), ms(r.Latency.Max),
+		r.WireBytes, r.PayloadBytes, r.Overhead(), r.CPU.Seconds()})
 }
 
 // Latencies summarises per-event delays from the origin's acknowledgement to
@@ -444,6 +464,17 @@ type CatchUpResult struct {
 
 // Rate is entries verified per second once the transfer began.
 func (r CatchUpResult) Rate() float64 { return float64(r.Events) / r.Transfer.Seconds() }
+
+// MarshalJSON writes the result with camel-case names and times in
+// milliseconds and seconds, as the other benchmarks do.
+func (r CatchUpResult) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Events     int64   `json:"events"`
+		FirstFrame float64 `json:"firstFrameMillis"`
+		Transfer   float64 `json:"transferSeconds"`
+		Rate       float64 `json:"eventsPerSecond"`
+	}{r.Events, ms(r.FirstFrame), r.Transfer.Seconds(), r.Rate()})
+}
 
 // CatchUp runs one catch-up measurement with two nodes.
 func CatchUp(ctx context.Context, cfg CatchUpConfig, progress io.Writer) (CatchUpResult, error) {
