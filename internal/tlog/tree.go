@@ -23,15 +23,17 @@ type HashReader = tlog.HashReader
 func StoredHashIndex(level int, n int64) int64 { return tlog.StoredHashIndex(level, n) }
 
 // Frontier holds the roots of the complete subtrees that make up a tree of
-// Size leaves: at most 64 hashes, which are all an append or a root needs.
-// It is not safe for concurrent use.
+// Size leaves: at most 64 hashes, one for each bit set in Size, which are
+// all an append or a root needs. Appending a leaf hashes only the subtrees
+// it completes, about one node hash a leaf, with nothing allocated. It is
+// not safe for concurrent use.
 type Frontier struct {
-	size   int64
-	hashes map[int64]Hash // stored-hash index → hash, for each complete subtree root
+	size  int64
+	roots [64]Hash // roots[l]: the root of the complete subtree of 2^l leaves, for each bit l set in size
 }
 
 // NewFrontier returns the frontier of the empty tree.
-func NewFrontier() *Frontier { return &Frontier{hashes: map[int64]Hash{}} }
+func NewFrontier() *Frontier { return &Frontier{} }
 
 // LoadFrontier reads the frontier of a tree of size leaves from r.
 func LoadFrontier(size int64, r HashReader) (*Frontier, error) {
@@ -40,9 +42,16 @@ func LoadFrontier(size int64, r HashReader) (*Frontier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load frontier of size %d: %w", size, err)
 	}
-	f := &Frontier{size: size, hashes: make(map[int64]Hash, len(idx))}
-	for i, x := range idx {
-		f.hashes[x] = hs[i]
+	if len(hs) != len(idx) {
+		return nil, fmt.Errorf("load frontier of size %d: read %d hashes, want %d", size, len(hs), len(idx))
+	}
+	f := &Frontier{size: size}
+	i := 0
+	for l := 63; l >= 0; l-- { // the order of frontierIndexes: largest subtree first
+		if size&(1<<uint(l)) != 0 {
+			f.roots[l] = hs[i]
+			i++
+		}
 	}
 	return f, nil
 }
@@ -52,40 +61,52 @@ func (f *Frontier) Size() int64 { return f.size }
 
 // Append adds a leaf hash as leaf number Size and calls store for every hash
 // the tree gains, in increasing stored-hash index order, so the caller can
-// persist them.
+// persist them: the leaf, then the root of each subtree it completes.
 func (f *Frontier) Append(leaf Hash, store func(index int64, h Hash)) error {
 	n := f.size
-	hs, err := tlog.StoredHashesForRecordHash(n, leaf, f)
-	if err != nil {
-		return fmt.Errorf("append leaf %d: %w", n, err)
+	if n == 1<<63-1 {
+		return fmt.Errorf("append leaf %d: the tree is full", n)
 	}
-	base := tlog.StoredHashIndex(0, n)
-	for i, h := range hs {
-		store(base+int64(i), h)
+	x := tlog.StoredHashIndex(0, n) // the subtrees' roots follow the leaf
+	store(x, leaf)
+	h := leaf
+	l := 0
+	for ; n>>uint(l)&1 == 1; l++ {
+		h = tlog.NodeHash(f.roots[l], h)
+		x++
+		store(x, h)
 	}
-	// Leaf n completes len(hs)-1 levels: the subtrees it merged leave the
-	// frontier and the one they formed joins it.
-	m := len(hs) - 1
-	for l := 0; l < m; l++ {
-		delete(f.hashes, tlog.StoredHashIndex(l, n>>uint(l)-1))
-	}
-	f.hashes[tlog.StoredHashIndex(m, n>>uint(m))] = hs[m]
+	f.roots[l] = h
 	f.size = n + 1
 	return nil
 }
 
-// Root returns the tree hash of the current tree.
-func (f *Frontier) Root() (Hash, error) { return tlog.TreeHash(f.size, f) }
+// Root returns the tree hash of the current tree: the subtrees' roots
+// folded from the smallest up (RFC 6962), or the empty tree's hash.
+func (f *Frontier) Root() (Hash, error) {
+	if f.size == 0 {
+		return tlog.TreeHash(0, f)
+	}
+	low := bits.TrailingZeros64(uint64(f.size))
+	r := f.roots[low]
+	for l := low + 1; l < 64; l++ {
+		if f.size&(1<<uint(l)) != 0 {
+			r = tlog.NodeHash(f.roots[l], r)
+		}
+	}
+	return r, nil
+}
 
-// ReadHashes serves the frontier's own hashes, as tlog needs for appends and roots.
+// ReadHashes serves the frontier's own hashes, the roots of its complete
+// subtrees, by their stored-hash indexes.
 func (f *Frontier) ReadHashes(indexes []int64) ([]Hash, error) {
 	out := make([]Hash, len(indexes))
 	for i, x := range indexes {
-		h, ok := f.hashes[x]
-		if !ok {
+		level, n := tlog.SplitStoredHashIndex(x)
+		if level >= 64 || f.size&(1<<uint(level)) == 0 || n != f.size>>uint(level)-1 {
 			return nil, fmt.Errorf("hash %d is not on the frontier of size %d", x, f.size)
 		}
-		out[i] = h
+		out[i] = f.roots[level]
 	}
 	return out, nil
 }

@@ -518,3 +518,36 @@ func readGoldenRoots(t *testing.T) []tlog.Hash {
 	}
 	return roots
 }
+
+// BenchmarkFrontierAppend appends leaves as the log's sequencer does for
+// every event, taking the hashes the tree gains.
+func BenchmarkFrontierAppend(b *testing.B) {
+	f := tlog.NewFrontier()
+	var sink tlog.Hash
+	var leaf tlog.Hash
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		leaf[0], leaf[1], leaf[2] = byte(i), byte(i>>8), byte(i>>16)
+		if err := f.Append(leaf, func(_ int64, h tlog.Hash) { sink = h }); err != nil {
+			b.Fatal(err)
+		}
+	}
+	_ = sink
+}
+
+// BenchmarkFrontierRoot computes the root of a tree of a million leaves
+// and some, as a commit does for its checkpoint.
+func BenchmarkFrontierRoot(b *testing.B) {
+	f := tlog.NewFrontier()
+	var leaf tlog.Hash
+	for i := range 1_000_003 {
+		leaf[0], leaf[1], leaf[2] = byte(i), byte(i>>8), byte(i>>16)
+		f.Append(leaf, func(int64, tlog.Hash) {})
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := f.Root(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
