@@ -20,11 +20,8 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/linkd-dev/linkd"
-	"github.com/linkd-dev/linkd/internal/docs"
 	"github.com/linkd-dev/linkd/internal/partylog"
 	"github.com/linkd-dev/linkd/internal/scenario"
-	"github.com/linkd-dev/linkd/internal/shred"
-	"github.com/linkd-dev/linkd/internal/store"
 	"github.com/linkd-dev/linkd/internal/tlog"
 )
 
@@ -182,65 +179,53 @@ func ingestOne(ctx context.Context, dir string, s IngestScenario, events []linkd
 	if err != nil {
 		return IngestResult{}, err
 	}
-	db, err := store.Open(dir, store.Options{})
-	if err != nil {
-		return IngestResult{}, err
-	}
-	defer db.Close()
-	// As a node does: each shipment's records sealed under its data key.
-	keys, err := shred.Open(db, filepath.Join(dir, "keys"), nil)
-	if err != nil {
-		return IngestResult{}, err
-	}
-	defer keys.Close()
-	l, err := partylog.Open(db, partylog.Config{Self: benchParty, SigningKey: skey, Sealer: docs.EventSealer{Keys: keys}})
-	if err != nil {
-		return IngestResult{}, err
-	}
-	defer l.Close() // after an error; Close is idempotent
-
-	runtime.GC()
-	per := len(events) / s.Clients
-	lat := make([][]time.Duration, s.Clients)
-	var failed atomic.Pointer[error]
-	var wg sync.WaitGroup
-	start := time.Now()
-	for c := 0; c < s.Clients; c++ {
-		wg.Add(1)
-		go func(c int) {
-			defer wg.Done()
-			mine := events[c*per : (c+1)*per]
-			lat[c] = make([]time.Duration, 0, per/s.Batch)
-			for i := 0; i+s.Batch <= len(mine); i += s.Batch {
-				t0 := time.Now()
-				if _, err := l.Append(ctx, mine[i:i+s.Batch]); err != nil {
-					failed.CompareAndSwap(nil, &err)
-					return
+	var res IngestResult
+	err = withBenchLog(dir, skey, func(db *pebble.DB, l *partylog.Log) error {
+		runtime.GC()
+		per := len(events) / s.Clients
+		lat := make([][]time.Duration, s.Clients)
+		var failed atomic.Pointer[error]
+		var wg sync.WaitGroup
+		start := time.Now()
+		for c := 0; c < s.Clients; c++ {
+			wg.Add(1)
+			go func(c int) {
+				defer wg.Done()
+				mine := events[c*per : (c+1)*per]
+				lat[c] = make([]time.Duration, 0, per/s.Batch)
+				for i := 0; i+s.Batch <= len(mine); i += s.Batch {
+					t0 := time.Now()
+					if _, err := l.Append(ctx, mine[i:i+s.Batch]); err != nil {
+						failed.CompareAndSwap(nil, &err)
+						return
+					}
+					lat[c] = append(lat[c], time.Since(t0))
 				}
-				lat[c] = append(lat[c], time.Since(t0))
-			}
-		}(c)
-	}
-	wg.Wait()
-	// Closing writes what the log defers (its index entries), so the time
-	// covers all the work of the events acknowledged.
-	if err := l.Close(); err != nil {
-		return IngestResult{}, err
-	}
-	elapsed := time.Since(start)
-	if p := failed.Load(); p != nil {
-		return IngestResult{}, *p
-	}
-	all := slices.Concat(lat...)
-	slices.Sort(all)
-	n := int(l.Size())
-	return IngestResult{
-		Scenario: s.String(), Batch: s.Batch, Clients: s.Clients,
-		Events: n, Seconds: elapsed.Seconds(), EventsPerSec: float64(n) / elapsed.Seconds(),
-		P50Millis: ms(percentile(all, 50)), P99Millis: ms(percentile(all, 99)),
-		Fsyncs: l.Stats().Batches.Load(),
-		Store:  storeLoad(db.Metrics(), n),
-	}, nil
+			}(c)
+		}
+		wg.Wait()
+		// Closing writes what the log defers (its index entries), so the
+		// time covers all the work of the events acknowledged.
+		if err := l.Close(); err != nil {
+			return err
+		}
+		elapsed := time.Since(start)
+		if p := failed.Load(); p != nil {
+			return *p
+		}
+		all := slices.Concat(lat...)
+		slices.Sort(all)
+		n := int(l.Size())
+		res = IngestResult{
+			Scenario: s.String(), Batch: s.Batch, Clients: s.Clients,
+			Events: n, Seconds: elapsed.Seconds(), EventsPerSec: float64(n) / elapsed.Seconds(),
+			P50Millis: ms(percentile(all, 50)), P99Millis: ms(percentile(all, 99)),
+			Fsyncs: l.Stats().Batches.Load(),
+			Store:  storeLoad(db.Metrics(), n),
+		}
+		return nil
+	})
+	return res, err
 }
 
 func percentile(sorted []time.Duration, p int) time.Duration {

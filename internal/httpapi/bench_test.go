@@ -23,28 +23,8 @@ import (
 // log is stubbed with acks, so its group commit is not in the figure
 // (partylog's benchmarks measure that).
 func BenchmarkPostEvents(b *testing.B) {
-	db, err := store.Open(b.TempDir(), store.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	skey, _, err := tlog.GenerateKey(linkd.LogOrigin(party.ID))
-	if err != nil {
-		b.Fatal(err)
-	}
-	log, err := partylog.Open(db, partylog.Config{Self: party, SigningKey: skey})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer log.Close()
-	tokens, err := access.Open(db, access.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	writer, _, err := tokens.Create(context.Background(), "writer", access.Writer, 0)
-	if err != nil {
-		b.Fatal(err)
-	}
+	log, tokens := benchParts(b)
+	writer := benchToken(b, tokens, access.Writer)
 	stub := func(ctx context.Context, events []linkd.Event) ([]linkd.Ack, error) {
 		acks := make([]linkd.Ack, len(events))
 		for i := range acks {
@@ -89,28 +69,8 @@ func BenchmarkPostEvents(b *testing.B) {
 // the time is not that of a store far larger than memory (linkd bench
 // shipment measures that).
 func BenchmarkGetShipment(b *testing.B) {
-	db, err := store.Open(b.TempDir(), store.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	skey, _, err := tlog.GenerateKey(linkd.LogOrigin(party.ID))
-	if err != nil {
-		b.Fatal(err)
-	}
-	log, err := partylog.Open(db, partylog.Config{Self: party, SigningKey: skey})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer log.Close()
-	tokens, err := access.Open(db, access.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	reader, _, err := tokens.Create(context.Background(), "reader", access.Reader, 0)
-	if err != nil {
-		b.Fatal(err)
-	}
+	log, tokens := benchParts(b)
+	reader := benchToken(b, tokens, access.Reader)
 	const shipments = 1000
 	gen := scenario.NewGenerator(1, base).WithShipments(shipments)
 	for range 40 {
@@ -159,3 +119,36 @@ func (w *discardWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 func (w *discardWriter) reset() { w.status, w.body = 0, w.body[:0]; clear(w.h) }
+
+// benchParts opens a party log and a token store on a real Pebble store in
+// a temporary directory, closed when the benchmark ends.
+func benchParts(b *testing.B) (*partylog.Log, *access.Store) {
+	db, err := store.Open(b.TempDir(), store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	skey, _, err := tlog.GenerateKey(linkd.LogOrigin(party.ID))
+	if err != nil {
+		b.Fatal(err)
+	}
+	log, err := partylog.Open(db, partylog.Config{Self: party, SigningKey: skey})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { log.Close() }) // before the store: cleanups run last first
+	tokens, err := access.Open(db, access.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return log, tokens
+}
+
+// benchToken makes a token of role and returns its secret.
+func benchToken(b *testing.B, tokens *access.Store, role access.Role) string {
+	secret, _, err := tokens.Create(context.Background(), string(role), role, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return secret
+}
