@@ -1,9 +1,12 @@
 package httpapi_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -72,5 +75,43 @@ func TestAuditLogReportsTheProblem(t *testing.T) {
 	}
 	if res.OK || !strings.Contains(res.Problem, "event 17 does not hash to its stored leaf") || res.RootHash != nil {
 		t.Fatalf("audit of an altered store = %+v; want not ok, naming event 17", res)
+	}
+}
+
+// While one audit runs, another is refused with 409 and a message that
+// says to wait; once it is over, the next may run.
+func TestAuditLogOneAtATime(t *testing.T) {
+	h := newHarness(t)
+	for b := range 30 {
+		if _, err := h.log.Append(context.Background(), gen(uint64(100+b), 50, 1000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	req, err := http.NewRequest("POST", h.srv.URL+"/v1/log/audit", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+h.auditor)
+	resp, err := h.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	first := bufio.NewReader(resp.Body)
+	if line, err := first.ReadBytes('\n'); err != nil || !bytes.Contains(line, []byte(`"total":30000`)) {
+		t.Fatalf("first line of the audit %q (%v), want its progress at the start", line, err)
+	}
+	// The first audit has begun and takes a good fraction of a second for
+	// 30,000 events; a second one now must be refused.
+	body := h.request("POST", "/v1/log/audit", h.admin, nil).wantError(t, 409, linkd.EConflict)
+	if !strings.Contains(body.Error.Message, "running already") {
+		t.Errorf("409 message %q does not say an audit is running", body.Error.Message)
+	}
+	rest, err := io.ReadAll(first)
+	if err != nil || !bytes.Contains(rest, []byte(`"ok":true`)) {
+		t.Fatalf("the first audit's answer ended %q (%v), want its result", rest, err)
+	}
+	if res, err := h.client(h.admin).Audit(context.Background(), nil); err != nil || !res.OK || res.Size != 30000 {
+		t.Fatalf("an audit after the first = %+v, %v; want it to run and find 30,000 events intact", res, err)
 	}
 }
