@@ -210,8 +210,9 @@ minutes for a large log. One audit runs at a time; interrupt to stop it.`,
 					return err
 				}
 			} else if res.OK {
-				fmt.Fprintf(out, "intact: %d events, %d signed checkpoints verified, root %s (%d erased payloads; %.1f s)\n",
-					res.Size, res.Checkpoints, base64.StdEncoding.EncodeToString(res.RootHash), res.Erased, res.Seconds)
+				fmt.Fprintf(out, "intact: %s, %s verified, root %s (%s; %.1f s)\n",
+					count(res.Size, "event"), count(int64(res.Checkpoints), "signed checkpoint"),
+					base64.StdEncoding.EncodeToString(res.RootHash), count(res.Erased, "erased payload"), res.Seconds)
 			} else {
 				fmt.Fprintf(out, "NOT INTACT: %s\n", res.Problem)
 			}
@@ -223,4 +224,12 @@ minutes for a large log. One audit runs at a time; interrupt to stop it.`,
 	}
 	r.flags(cmd)
 	return cmd
+}
+
+// count says n things, in the singular for one.
+func count(n int64, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }

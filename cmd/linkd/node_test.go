@@ -195,7 +195,7 @@ func TestNodeEndToEnd(t *testing.T) {
 
 	// The node audits its log on request: intact, every event and the one
 	// checkpoint its append signed (adding them again signed none).
-	if code, aout, aerr := cli(t, env, "log", "audit"); code != 0 || !strings.Contains(aout, "intact: 120 events, 1 signed checkpoints verified") {
+	if code, aout, aerr := cli(t, env, "log", "audit"); code != 0 || !strings.Contains(aout, "intact: 120 events, 1 signed checkpoint verified") {
 		t.Fatalf("log audit: exit %d\n%s%s", code, aout, aerr)
 	}
 
