@@ -18,23 +18,17 @@ import (
 // linkd.EConflict). The call has no overall deadline: an audit of a large
 // log takes minutes; cancel ctx to give it up, which stops it on the node.
 func (c *Client) Audit(ctx context.Context, progress func(done, total int64)) (linkd.AuditResult, error) {
-	u := *c.base
-	u.Path += "/v1/log/audit"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), nil)
+	req, err := c.request(ctx, http.MethodPost, "/v1/log/audit", nil, nil)
 	if err != nil {
 		return linkd.AuditResult{}, err
 	}
 	req.Header.Set("Accept", "application/x-ndjson")
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	hc := &http.Client{Transport: c.http.Transport}
-	resp, err := hc.Do(req)
+	resp, err := c.streamClient().Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return linkd.AuditResult{}, ctx.Err()
 		}
-		return linkd.AuditResult{}, &linkd.Error{Code: linkd.EUnavailable, Message: fmt.Sprintf("cannot reach the node at %s", c.base.Host), Err: err}
+		return linkd.AuditResult{}, c.unreachable(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
