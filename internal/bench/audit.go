@@ -41,9 +41,9 @@ type AuditResult struct {
 // Audit fills a party log (sealed records, as a node keeps them) with
 // Events lane events in appends of Batch, closes and reopens it as a
 // restarted node would, and times Log.Audit over it: every record opened,
-// decoded and hashed to its stored leaf, the tree rebuilt to the newest
-// checkpoint's root, and every checkpoint ever signed verified and proved
-// consistent with it.
+// checked and hashed to its stored leaf, every stored tree hash rebuilt,
+// and every checkpoint ever signed verified against the root the rebuilt
+// tree has at its size.
 func Audit(ctx context.Context, cfg AuditConfig) (AuditResult, error) {
 	if cfg.Events == 0 {
 		cfg.Events = 1_000_000
