@@ -121,11 +121,11 @@ type Keys struct {
 	n    int        // guarded by wmu: slots in it
 
 	mu        sync.RWMutex
-	keys      map[[32]byte]loc         // guarded by mu: id hash → where its key is (read when a cipher is made)
-	destroyed map[string]bool          // guarded by mu
-	aeads     map[[32]byte]cipher.AEAD // guarded by mu: ciphers of keys in use
-	free      []slot                   // guarded by mu: pooled slots, synced, bound to no id
-	unbound   map[string]slot          // guarded by mu: ids bound to pooled slots whose binding may not be durable
+	keys      map[[32]byte]loc       // guarded by mu: id hash → where its key is (read when a cipher is made)
+	destroyed map[string]bool        // guarded by mu
+	aeads     map[string]cipher.AEAD // guarded by mu: ciphers of keys in use, by id (a hit hashes no id)
+	free      []slot                 // guarded by mu: pooled slots, synced, bound to no id
+	unbound   map[string]slot        // guarded by mu: ids bound to pooled slots whose binding may not be durable
 
 	rmu     sync.Mutex
 	readers map[int]*os.File // guarded by rmu: key files opened to read keys, by number
@@ -173,7 +173,7 @@ func Open(db *pebble.DB, dir string, logger *slog.Logger) (*Keys, error) {
 		return nil, fmt.Errorf("open keys: %w", err)
 	}
 	k := &Keys{db: db, dir: dir, logger: logger,
-		keys: map[[32]byte]loc{}, readers: map[int]*os.File{}, destroyed: map[string]bool{}, aeads: map[[32]byte]cipher.AEAD{}, unbound: map[string]slot{},
+		keys: map[[32]byte]loc{}, readers: map[int]*os.File{}, destroyed: map[string]bool{}, aeads: map[string]cipher.AEAD{}, unbound: map[string]slot{},
 		fill: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	close(k.done) // no filler yet: Close may be called on the error paths below
 	pooled, err := k.load()
@@ -403,7 +403,10 @@ func (k *Keys) Open(id string, sealed, aad []byte) ([]byte, error) {
 // that encrypt in many chunks (documents) derive a key per stream so their
 // counter nonces never repeat under one key.
 func (k *Keys) Derive(id, info string, create bool) ([]byte, error) {
-	key, err := k.key(id, create)
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	key, err := k.key(id, sha256.Sum256([]byte(id)), create)
 	if err != nil {
 		return nil, err
 	}
@@ -588,7 +591,7 @@ func (k *Keys) Destroy(id string) error {
 	}
 	k.mu.Lock()
 	k.destroyed[id] = true
-	delete(k.aeads, sha256.Sum256([]byte(id)))
+	delete(k.aeads, id)
 	k.mu.Unlock()
 	if err := k.wipe(id); err != nil {
 		return fmt.Errorf("shred: wipe the key of %q: %w", id, err)
@@ -623,19 +626,23 @@ func (k *Keys) AEAD(id string) (cipher.AEAD, error) { return k.aead(id, false) }
 // aead returns the cipher of id's key, making the key if create is set and
 // id has none.
 func (k *Keys) aead(id string, create bool) (cipher.AEAD, error) {
-	h := sha256.Sum256([]byte(id))
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	// A cached cipher's id was not destroyed: Destroy drops the cipher
+	// under the lock it records the id with, and a cipher is cached only
+	// under that lock, after a look at the record.
 	k.mu.RLock()
-	a, ok := k.aeads[h]
-	gone := k.destroyed[id]
-	_, unbound := k.unbound[id]
+	a, ok := k.aeads[id]
+	if ok && create && len(k.unbound) > 0 {
+		_, unbound := k.unbound[id]
+		ok = !unbound // a key Seal is to use is bound first, by key
+	}
 	k.mu.RUnlock()
-	switch {
-	case gone:
-		return nil, ErrDestroyed
-	case ok && !(create && unbound): // a key Seal is to use is bound first, by key
+	if ok {
 		return a, nil
 	}
-	key, err := k.key(id, create)
+	key, err := k.key(id, sha256.Sum256([]byte(id)), create)
 	if err != nil {
 		return nil, err
 	}
@@ -653,16 +660,13 @@ func (k *Keys) aead(id string, create bool) (cipher.AEAD, error) {
 			break
 		}
 	}
-	k.aeads[h] = a
+	k.aeads[strings.Clone(id)] = a // id may be part of a larger buffer
 	return a, nil
 }
 
-// key returns id's key, making it if create is set and id has none.
-func (k *Keys) key(id string, create bool) ([KeySize]byte, error) {
-	if err := checkID(id); err != nil {
-		return [KeySize]byte{}, err
-	}
-	h := sha256.Sum256([]byte(id))
+// key returns id's key, whose hash is h, making it if create is set and id
+// has none.
+func (k *Keys) key(id string, h [32]byte, create bool) ([KeySize]byte, error) {
 	for {
 		k.mu.RLock()
 		l, ok := k.keys[h]

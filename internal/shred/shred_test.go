@@ -509,3 +509,43 @@ func TestClosedKeysReadNoKey(t *testing.T) {
 		t.Fatalf("a closed Keys made a cipher: %v", err)
 	}
 }
+
+// BenchmarkAEAD looks up the ciphers of shipments in turn, as sealing a
+// lane's records or reading a log back does: of fewer shipments than the
+// cache holds ("cached"), and of more ("cycling"), where most lookups make a
+// cipher from a key read from its file.
+func BenchmarkAEAD(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		n    int
+	}{{"cached", shred.MaxCiphers / 2}, {"cycling", shred.MaxCiphers * 3 / 2}} {
+		b.Run(bc.name, func(b *testing.B) {
+			dir := b.TempDir()
+			db, err := store.Open(filepath.Join(dir, "store"), store.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			k, err := shred.Open(db, filepath.Join(dir, "keys"), nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer k.Close()
+			ids := make([]string, bc.n)
+			for i := range ids {
+				ids[i] = fmt.Sprintf("b:BKG%07d", i)
+			}
+			if _, err := k.Ensure(ids); err != nil {
+				b.Fatal(err)
+			}
+			bindDurably(b, k, db, ids)
+			i := 0
+			for b.Loop() {
+				if _, err := k.AEAD(ids[i%bc.n]); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}
