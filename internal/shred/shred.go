@@ -427,6 +427,9 @@ func (k *Keys) Ensure(ids []string) (destroyed []string, err error) {
 	missing := false
 	k.mu.RLock()
 	for _, id := range ids {
+		if _, ok := k.aeads[id]; ok {
+			continue // in use: it has a key, not destroyed (see aead)
+		}
 		switch {
 		case k.destroyed[id]:
 			if !slices.Contains(destroyed, id) {

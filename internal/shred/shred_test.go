@@ -21,14 +21,14 @@ import (
 
 // openKeys opens the keys of dir with a real Pebble; closeDB closes the
 // database, which the test's end does otherwise.
-func openKeys(t *testing.T, dir string) (k *shred.Keys, closeDB func()) {
+func openKeys(t testing.TB, dir string) (k *shred.Keys, closeDB func()) {
 	k, _, closeDB = openKeysDB(t, dir)
 	return k, closeDB
 }
 
 // openKeysDB is openKeys that also returns the database, for tests that
 // write batches into it.
-func openKeysDB(t *testing.T, dir string) (k *shred.Keys, db *pebble.DB, closeDB func()) {
+func openKeysDB(t testing.TB, dir string) (k *shred.Keys, db *pebble.DB, closeDB func()) {
 	t.Helper()
 	db, err := store.Open(filepath.Join(dir, "store"), store.Options{})
 	if err != nil {
@@ -547,5 +547,29 @@ func BenchmarkAEAD(b *testing.B) {
 				i++
 			}
 		})
+	}
+}
+
+// BenchmarkEnsure ensures keys for batches of 100 ids of shipments in use,
+// as each group commit of a busy lane does: every id has its key and its
+// cipher cached already.
+func BenchmarkEnsure(b *testing.B) {
+	dir := b.TempDir()
+	k, closeDB := openKeys(b, dir)
+	defer closeDB()
+	ids := make([]string, 1000)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("b:BKG%07d", i)
+		if _, err := k.Seal(ids[i], []byte("x"), nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	i := 0
+	for b.Loop() {
+		batch := ids[i%10*100 : i%10*100+100]
+		if gone, err := k.Ensure(batch); err != nil || len(gone) > 0 {
+			b.Fatal(gone, err)
+		}
+		i++
 	}
 }
