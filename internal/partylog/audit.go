@@ -21,6 +21,7 @@ type AuditReport struct {
 	Root        tlog.Hash
 	Checkpoints int   // signed checkpoints verified against the tree
 	Erased      int64 // events whose payload was erased: only their leaves were checked
+	Withheld    int64 // a replica's entries held as their leaf alone (the node may not hold the payload): only their leaves were checked
 }
 
 // Audit re-derives the whole log from its events:
@@ -40,13 +41,29 @@ type AuditReport struct {
 // so far, every 100,000.
 func (l *Log) Audit(ctx context.Context, progress func(done, total int64)) (AuditReport, error) {
 	_, cp := l.Checkpoint()
+	return auditLog(ctx, &l.space, l.verifier, cp, progress)
+}
+
+// Audit checks this node's copy of the origin's log as Log.Audit checks the
+// node's own, against the origin's key and up to the newest checkpoint it
+// verified: an entry held as its leaf alone (one this node may not hold the
+// payload of) has only its leaf to check. Every entry was verified once as
+// it came; the audit finds what changed on this node's disk since.
+func (r *Replica) Audit(ctx context.Context, progress func(done, total int64)) (AuditReport, error) {
+	_, cp := r.Checkpoint()
+	return auditLog(ctx, &r.space, r.verifier, cp, progress)
+}
+
+// auditLog audits the log kept in s up to cp, whose checkpoints verifier
+// verifies.
+func auditLog(ctx context.Context, s *space, verifier tlog.Verifier, cp linkd.Checkpoint, progress func(done, total int64)) (AuditReport, error) {
 	size := cp.Size
 	if size == 0 {
-		return l.auditEmpty(ctx)
+		return s.auditEmpty(ctx)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	a := &audit{l: l, cancel: cancel}
+	a := &audit{s: s, verifier: verifier, cancel: cancel}
 	workers := runtime.GOMAXPROCS(0)
 	jobs, free := make(chan *auditJob), make(chan *auditJob, 2*workers)
 	for range 2 * workers {
@@ -79,15 +96,17 @@ func (l *Log) Audit(ctx context.Context, progress func(done, total int64)) (Audi
 	if root != cp.Hash {
 		return AuditReport{}, fmt.Errorf("audit: the events rebuild root %s, the newest checkpoint says %x", root, cp.Hash)
 	}
-	return AuditReport{Size: size, Root: root, Checkpoints: int(a.checkpoints.Load()), Erased: a.erased.Load()}, nil
+	return AuditReport{Size: size, Root: root, Checkpoints: int(a.checkpoints.Load()), Erased: a.erased.Load(), Withheld: a.withheld.Load()}, nil
 }
 
 // audit is one Audit's shared state.
 type audit struct {
-	l      *Log
-	cancel context.CancelFunc
+	s        *space
+	verifier tlog.Verifier
+	cancel   context.CancelFunc
 
 	erased      atomic.Int64
+	withheld    atomic.Int64
 	checkpoints atomic.Int64
 
 	mu     sync.Mutex
@@ -160,7 +179,7 @@ func (a *audit) read(ctx context.Context, size int64, jobs, free chan *auditJob,
 const anywhere = math.MaxInt64
 
 func (a *audit) readAll(ctx context.Context, size int64, jobs, free chan *auditJob, progress func(done, total int64)) (tlog.Hash, int64, error) {
-	l := a.l
+	l := a.s
 	iter := func(lower, upper []byte) (*pebble.Iterator, error) {
 		return l.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	}
@@ -338,19 +357,21 @@ func (a *audit) check(j *auditJob, buf *[]byte) {
 	if a.failed.Load() {
 		return
 	}
-	l := a.l
-	start, erased := 0, int64(0)
+	start, erased, withheld := 0, int64(0), int64(0)
 	for i, end := range j.ends {
 		idx := j.first + int64(i)
 		v := j.data[start:end]
 		start = end
-		salt, canon, err := l.unseal(buf, v)
-		if err != nil && !IsErased(err) {
+		salt, canon, err := a.s.unseal(buf, v)
+		switch {
+		case IsErased(err), err == nil && canon == nil && a.s.own:
+			erased++ // only its leaf is left to check (the own log keeps only the leaf of what was erased)
+			continue
+		case err != nil:
 			a.failAt(recordAt(idx), fmt.Errorf("audit: event %d: %w", idx, err))
 			return
-		}
-		if canon == nil {
-			erased++ // only its commitment is left to check
+		case canon == nil:
+			withheld++
 			continue
 		}
 		if err := linkd.CheckCanonical(canon); err != nil {
@@ -363,8 +384,9 @@ func (a *audit) check(j *auditJob, buf *[]byte) {
 		}
 	}
 	a.erased.Add(erased)
+	a.withheld.Add(withheld)
 	for _, c := range j.cps {
-		got, err := tlog.OpenCheckpoint(j.notes[c.start:c.end], l.verifier)
+		got, err := tlog.OpenCheckpoint(j.notes[c.start:c.end], a.verifier)
 		switch {
 		case err != nil:
 			a.failAt(checkpointAt(c.size), fmt.Errorf("audit: checkpoint at size %d: %w", c.size, err))
@@ -381,8 +403,8 @@ func (a *audit) check(j *auditJob, buf *[]byte) {
 }
 
 // auditEmpty audits a log of no events: it must hold none (only its own:
-// replicas in the same store have events of theirs), and no checkpoint.
-func (l *Log) auditEmpty(ctx context.Context) (AuditReport, error) {
+// the other logs in the same store have events of theirs).
+func (l *space) auditEmpty(ctx context.Context) (AuditReport, error) {
 	it, err := l.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: l.eventKey(0), UpperBound: l.eventKey(math.MaxInt64)})
 	if err != nil {
 		return AuditReport{}, fmt.Errorf("audit: %w", err)

@@ -128,20 +128,89 @@ func TestAuditStopsWhenCancelled(t *testing.T) {
 
 func edit(t *testing.T, h *harness, key []byte, f func([]byte) []byte) {
 	t.Helper()
-	v, closer, err := h.db.Get(key)
-	if err != nil {
-		t.Fatalf("read %q: %v", key, err)
-	}
-	nv := f(append([]byte(nil), v...))
-	closer.Close()
-	if err := h.db.Set(key, nv, pebble.Sync); err != nil {
-		t.Fatal(err)
-	}
+	editDB(t, h.db, key, f)
 }
 
 func del(t *testing.T, h *harness, key []byte) {
 	t.Helper()
 	if err := h.db.Delete(key, pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReplicaAudit audits a node's copy of a partner's log, which holds
+// payloads of some entries and only the leaves of the others, and alters
+// that copy in the ways TestAuditFindsTampering alters a log of its own.
+func TestReplicaAudit(t *testing.T) {
+	cases := []struct {
+		name   string
+		tamper func(t *testing.T, db *pebble.DB, r *Replica)
+		want   string
+	}{
+		{"salt of a held payload altered", func(t *testing.T, db *pebble.DB, r *Replica) {
+			editDB(t, db, r.eventKey(6), func(v []byte) []byte { v[40] ^= 1; return v })
+		}, "event 6 does not hash to its stored leaf"},
+		{"withheld leaf altered", func(t *testing.T, db *pebble.DB, r *Replica) {
+			editDB(t, db, r.eventKey(7), func(v []byte) []byte { v[3] ^= 1; return v })
+		}, "does not match the events"},
+		{"origin's checkpoint altered", func(t *testing.T, db *pebble.DB, r *Replica) {
+			editDB(t, db, r.checkpointKey(10), func(v []byte) []byte {
+				return []byte(strings.Replace(string(v), "\n10\n", "\n11\n", 1))
+			})
+		}, "checkpoint at size 10:"},
+		{"entry deleted", func(t *testing.T, db *pebble.DB, r *Replica) {
+			if err := db.Delete(r.eventKey(13), pebble.Sync); err != nil {
+				t.Fatal(err)
+			}
+		}, "event 13 is missing"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			src := newHarness(t)
+			dst := newPeerNode(t)
+			if _, err := dst.own.Append(context.Background(), events(9, 3)); err != nil { // the own log beside the replica
+				t.Fatal(err)
+			}
+			r, err := dst.logs.Replica(terminal, src.vkey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for b := range int64(4) {
+				src.append(events(uint64(b+1), 5)...)
+				note, entries := frame(t, src.log, 5*b, 5*b+5, func(i int64) bool { return i%2 == 0 })
+				if _, err := r.Apply(context.Background(), 5*b, note, entries, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rep, err := r.Audit(context.Background(), nil)
+			_, cp := src.log.Checkpoint()
+			if err != nil || rep.Size != 20 || rep.Checkpoints != 4 || rep.Withheld != 10 || rep.Erased != 0 || rep.Root != tlog.Hash(cp.Hash) {
+				t.Fatalf("audit of the replica before tampering = %+v, %v; want the origin's 20 entries and root, 4 checkpoints, 10 held as leaves", rep, err)
+			}
+			if own, err := dst.own.Audit(context.Background(), nil); err != nil || own.Size != 3 || own.Withheld != 0 {
+				t.Fatalf("audit of the own log beside the replica = %+v, %v; want its 3 events", own, err)
+			}
+			db := dst.db.(*pebble.DB)
+			tc.tamper(t, db, r)
+			if _, err := r.Audit(context.Background(), nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("audit of the altered replica = %v, want an error naming %q", err, tc.want)
+			}
+			if _, err := dst.own.Audit(context.Background(), nil); err != nil {
+				t.Fatalf("the own log's audit caught the replica's damage: %v", err)
+			}
+		})
+	}
+}
+
+func editDB(t *testing.T, db *pebble.DB, key []byte, f func([]byte) []byte) {
+	t.Helper()
+	v, closer, err := db.Get(key)
+	if err != nil {
+		t.Fatalf("read %q: %v", key, err)
+	}
+	nv := f(append([]byte(nil), v...))
+	closer.Close()
+	if err := db.Set(key, nv, pebble.Sync); err != nil {
 		t.Fatal(err)
 	}
 }
