@@ -39,17 +39,20 @@ type AuditLine struct {
 	Result *AuditResult `json:"result,omitempty"`
 }
 
-// AuditResult is what a full audit of the node's own log found. OK means
-// every record hashes to its leaf, the leaves rebuild every stored tree
-// hash, and every checkpoint the log signed verifies and names the root the
-// leaves rebuild at its size; otherwise Problem says what failed first.
+// AuditResult is what a full audit of a log found: the node's own, or its
+// copy of a partner's. OK means every record hashes to its leaf, the leaves
+// rebuild every stored tree hash, and every checkpoint the log's origin
+// signed verifies and names the root the leaves rebuild at its size;
+// otherwise Problem says what failed first.
 type AuditResult struct {
+	Party       string  `json:"party"` // whose log
 	OK          bool    `json:"ok"`
 	Problem     string  `json:"problem,omitempty"`
 	Size        int64   `json:"size"`
 	RootHash    []byte  `json:"rootHash,omitempty"` // base64 RFC 6962 root, when OK
 	Checkpoints int     `json:"checkpoints"`        // signed checkpoints verified
 	Erased      int64   `json:"erased"`             // events whose payload was erased: only their leaves were checked
+	Withheld    int64   `json:"withheld"`           // a partner's events this node holds as their leaf alone: only their leaves were checked
 	Seconds     float64 `json:"seconds"`
 }
 

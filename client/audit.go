@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 
 	"github.com/linkd-dev/linkd"
 )
@@ -18,7 +19,19 @@ import (
 // linkd.EConflict). The call has no overall deadline: an audit of a large
 // log takes minutes; cancel ctx to give it up, which stops it on the node.
 func (c *Client) Audit(ctx context.Context, progress func(done, total int64)) (linkd.AuditResult, error) {
-	req, err := c.request(ctx, http.MethodPost, "/v1/log/audit", nil, nil)
+	return c.AuditLogOf(ctx, "", progress)
+}
+
+// AuditLogOf is Audit of the log of party that the node holds: its copy of
+// a linked partner's log, checked against the partner's key, or with party
+// "" the node's own. A party whose log the node does not hold is
+// linkd.ENotFound.
+func (c *Client) AuditLogOf(ctx context.Context, party string, progress func(done, total int64)) (linkd.AuditResult, error) {
+	var q url.Values
+	if party != "" {
+		q = url.Values{"party": {party}}
+	}
+	req, err := c.request(ctx, http.MethodPost, "/v1/log/audit", q, nil)
 	if err != nil {
 		return linkd.AuditResult{}, err
 	}

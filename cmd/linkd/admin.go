@@ -173,19 +173,26 @@ checkpoint of the log must be consistent with it.`,
 
 func newLogAuditCmd() *cobra.Command {
 	var r remote
+	var party string
 	cmd := &cobra.Command{
 		Use:   "audit",
-		Short: "Have the node re-derive its whole log and check it (auditor or admin)",
+		Short: "Have the node re-derive a whole log it holds and check it (auditor or admin)",
 		Long: `audit has the node check its own log from end to end: every record must hash
 to the leaf stored with it, the leaves must rebuild every tree hash the node
 keeps for proofs, and every checkpoint the log ever signed must verify and
 name the root the leaves rebuild at its size. It reports progress on stderr
 and exits 0 when the log is intact, 1 with the first problem when it is not.
 
+With --party it checks the node's copy of a linked partner's log the same
+way, against the partner's key: what changed on this node's disk since the
+entries were verified as they came. Entries the node holds as their leaf
+alone (events it may not hold) have only their leaves checked.
+
 It reads every record: about 130,000 events a second on a 2-core machine, so
 minutes for a large log. One audit runs at a time; interrupt to stop it.`,
-		Example: `  linkd log audit --config node/linkd.yaml --token-file auditor.token`,
-		Args:    cobra.NoArgs,
+		Example: `  linkd log audit --config node/linkd.yaml --token-file auditor.token
+  linkd log audit --party oceanic-lines --config node/linkd.yaml --token-file auditor.token`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := r.client()
 			if err != nil {
@@ -200,7 +207,7 @@ minutes for a large log. One audit runs at a time; interrupt to stop it.`,
 					}
 				}
 			}
-			res, err := c.Audit(cmd.Context(), progress)
+			res, err := c.AuditLogOf(cmd.Context(), party, progress)
 			if err != nil {
 				return fail(cmd.ErrOrStderr(), err)
 			}
@@ -210,11 +217,15 @@ minutes for a large log. One audit runs at a time; interrupt to stop it.`,
 					return err
 				}
 			} else if res.OK {
-				fmt.Fprintf(out, "intact: %s, %s verified, root %s (%s; %.1f s)\n",
-					count(res.Size, "event"), count(int64(res.Checkpoints), "signed checkpoint"),
-					base64.StdEncoding.EncodeToString(res.RootHash), count(res.Erased, "erased payload"), res.Seconds)
+				fmt.Fprintf(out, "intact: %s's log, %s, %s verified, root %s (%s",
+					res.Party, count(res.Size, "event"), count(int64(res.Checkpoints), "signed checkpoint"),
+					base64.StdEncoding.EncodeToString(res.RootHash), count(res.Erased, "erased payload"))
+				if res.Withheld > 0 {
+					fmt.Fprintf(out, ", %s held as leaves only", count(res.Withheld, "event"))
+				}
+				fmt.Fprintf(out, "; %.1f s)\n", res.Seconds)
 			} else {
-				fmt.Fprintf(out, "NOT INTACT: %s\n", res.Problem)
+				fmt.Fprintf(out, "NOT INTACT: %s's log: %s\n", res.Party, res.Problem)
 			}
 			if !res.OK {
 				return &exitError{exitFailed, nil}
@@ -223,6 +234,7 @@ minutes for a large log. One audit runs at a time; interrupt to stop it.`,
 		},
 	}
 	r.flags(cmd)
+	cmd.Flags().StringVar(&party, "party", "", "audit the node's copy of this linked partner's log (default: the node's own log)")
 	return cmd
 }
 

@@ -21,7 +21,7 @@ func TestDemoCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("demo: exit %d\n%s\n%s", code, out, stderr)
 	}
-	for _, want := range []string{"Setting up nine nodes", "Summary: ", "events recorded", "lane converged         yes"} {
+	for _, want := range []string{"Setting up nine nodes", "Summary: ", "events recorded", "lane converged         yes", "Audit of the 9 party logs and of the 72 copies the nodes hold of their partners' logs"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}

@@ -195,8 +195,11 @@ func TestNodeEndToEnd(t *testing.T) {
 
 	// The node audits its log on request: intact, every event and the one
 	// checkpoint its append signed (adding them again signed none).
-	if code, aout, aerr := cli(t, env, "log", "audit"); code != 0 || !strings.Contains(aout, "intact: 120 events, 1 signed checkpoint verified") {
+	if code, aout, aerr := cli(t, env, "log", "audit"); code != 0 || !strings.Contains(aout, "intact: "+scenario.Terminal.ID+"'s log, 120 events, 1 signed checkpoint verified") {
 		t.Fatalf("log audit: exit %d\n%s%s", code, aout, aerr)
+	}
+	if code, _, aerr := cli(t, env, "log", "audit", "--party", "nobody"); code == 0 || !strings.Contains(aerr, `holds no log of party "nobody"`) {
+		t.Fatalf("log audit of a party the node holds no log of: exit %d\n%s", code, aerr)
 	}
 
 	// A reader token may read but not write.

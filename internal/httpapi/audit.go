@@ -1,11 +1,13 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"time"
 
 	"github.com/linkd-dev/linkd"
+	"github.com/linkd-dev/linkd/internal/partylog"
 )
 
 // auditWriteWait bounds how long one line of an audit's answer may take to
@@ -13,14 +15,23 @@ import (
 // slot audits have, forever.
 const auditWriteWait = time.Minute
 
-// auditLog audits the node's own log (partylog.Log.Audit) and answers as
-// it goes, in newline-delimited JSON: a line of progress at the start and
-// every 100,000 events, then one with the result. Only one audit runs at a
-// time, and a client that goes away stops it. What the audit finds is the
-// result, not an error: the answer is 200 once it has begun.
+// auditLog audits a log this node holds (partylog's Audit): its own, or
+// with ?party= its copy of that partner's. It answers as it goes, in
+// newline-delimited JSON: a line of progress at the start and every 100,000
+// events, then one with the result. Only one audit runs at a time, and a
+// client that goes away stops it. What the audit finds is the result, not an
+// error: the answer is 200 once it has begun.
 func (s *Server) auditLog(w http.ResponseWriter, r *http.Request) error {
+	party := r.URL.Query().Get("party")
+	if party == "" {
+		party = s.cfg.Self.ID
+	}
+	target, err := s.auditTarget(party)
+	if err != nil {
+		return err
+	}
 	if !s.auditing.CompareAndSwap(false, true) {
-		return linkd.Errorf(linkd.EConflict, "an audit of this node's log is running already: wait for its result")
+		return linkd.Errorf(linkd.EConflict, "an audit of a log on this node is running already: wait for its result")
 	}
 	defer s.auditing.Store(false)
 	rc := http.NewResponseController(w)
@@ -33,24 +44,45 @@ func (s *Server) auditLog(w http.ResponseWriter, r *http.Request) error {
 		w.Write(append(b, '\n'))
 		rc.Flush()
 	}
-	who := tokenOf(r.Context()).ID
-	total := s.cfg.Log.Size()
+	logger := s.logger.With("token", tokenOf(r.Context()).ID, "party", party)
+	total := target.Size()
 	write(linkd.AuditLine{Total: total})
-	s.logger.Info("audit of the log started", "token", who, "events", total)
+	logger.Info("audit of a log started", "events", total)
 	start := time.Now()
-	rep, err := s.cfg.Log.Audit(r.Context(), func(done, total int64) { write(linkd.AuditLine{Done: done, Total: total}) })
-	res := &linkd.AuditResult{OK: err == nil, Size: rep.Size, Checkpoints: rep.Checkpoints, Erased: rep.Erased, Seconds: time.Since(start).Seconds()}
+	rep, err := target.Audit(r.Context(), func(done, total int64) { write(linkd.AuditLine{Done: done, Total: total}) })
+	res := &linkd.AuditResult{Party: party, OK: err == nil, Size: rep.Size, Checkpoints: rep.Checkpoints,
+		Erased: rep.Erased, Withheld: rep.Withheld, Seconds: time.Since(start).Seconds()}
 	switch {
 	case r.Context().Err() != nil:
-		s.logger.Info("audit of the log given up: the client went away", "token", who)
+		logger.Info("audit of a log given up: the client went away")
 		return nil
 	case err != nil:
 		res.Problem, res.Size = err.Error(), total
-		s.logger.Error("audit of the log found a problem", "token", who, "problem", err)
+		logger.Error("audit of a log found a problem", "problem", err)
 	default:
 		res.RootHash = rep.Root[:]
-		s.logger.Info("audit of the log found it intact", "token", who, "events", rep.Size, "checkpoints", rep.Checkpoints, "seconds", res.Seconds)
+		logger.Info("audit of a log found it intact", "events", rep.Size, "checkpoints", rep.Checkpoints, "seconds", res.Seconds)
 	}
 	write(linkd.AuditLine{Done: res.Size, Total: total, Result: res})
 	return nil
+}
+
+// auditable is a log an audit reads: the node's own (partylog.Log) or a
+// partner's replica (partylog.Replica).
+type auditable interface {
+	Size() int64
+	Audit(ctx context.Context, progress func(done, total int64)) (partylog.AuditReport, error)
+}
+
+// auditTarget returns the log of party that this node holds.
+func (s *Server) auditTarget(party string) (auditable, error) {
+	if party == s.cfg.Self.ID {
+		return s.cfg.Log, nil
+	}
+	if s.cfg.Logs != nil {
+		if r, ok := s.cfg.Logs.Lookup(party); ok {
+			return r, nil
+		}
+	}
+	return nil, linkd.Errorf(linkd.ENotFound, "this node holds no log of party %q: give this node's own id or a linked peer's (linkd peer list)", party)
 }

@@ -7,12 +7,18 @@ import (
 	"encoding/binary"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/linkd-dev/linkd"
+	"github.com/linkd-dev/linkd/internal/httpapi"
+	"github.com/linkd-dev/linkd/internal/partylog"
+	"github.com/linkd-dev/linkd/internal/scenario"
+	"github.com/linkd-dev/linkd/internal/store"
+	"github.com/linkd-dev/linkd/internal/tlog"
 )
 
 // An auditor has the node audit its log through the API: the answer
@@ -113,5 +119,109 @@ func TestAuditLogOneAtATime(t *testing.T) {
 	}
 	if res, err := h.client(h.admin).Audit(context.Background(), nil); err != nil || !res.OK || res.Size != 30000 {
 		t.Fatalf("an audit after the first = %+v, %v; want it to run and find 30,000 events intact", res, err)
+	}
+}
+
+// withReplicaOf gives the node a replica of peer's log, 60 events in three
+// frames, of which the node may hold the payloads of the even-numbered
+// entries and holds the others as their leaves; *root is that log's root.
+func withReplicaOf(t *testing.T, peer linkd.Party, root *[]byte) setup {
+	return setup{api: func(cfg *httpapi.Config) {
+		db, err := store.Open(filepath.Join(t.TempDir(), "peer"), store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		skey, vkey, err := tlog.GenerateKey(linkd.LogOrigin(peer.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		src, err := partylog.Open(db, partylog.Config{Self: peer, SigningKey: skey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { src.Close() })
+		logs := partylog.NewLogs(cfg.Log, nil)
+		r, err := logs.Replica(peer, vkey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		for b := range int64(3) {
+			if _, err := src.Append(ctx, gen(uint64(50+b), 5, 20)); err != nil {
+				t.Fatal(err)
+			}
+			note, err := src.CheckpointAt(20*b + 20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var entries []partylog.RemoteEntry
+			err = src.ReadRange(ctx, 20*b, 20*b+20, func(re *partylog.RawEntry) error {
+				if re.Index%2 == 0 {
+					entries = append(entries, partylog.RemoteEntry{Canon: bytes.Clone(re.Canon), Salt: bytes.Clone(re.Salt)})
+				} else {
+					entries = append(entries, partylog.RemoteEntry{Leaf: re.Leaf})
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.Apply(ctx, 20*b, note, entries, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, cp := src.Checkpoint()
+		*root = cp.Hash[:]
+		cfg.Logs = logs
+	}}
+}
+
+// An auditor has the node audit its copy of a partner's log: checked
+// against the partner's checkpoints, with the entries the node holds as
+// leaves counted. A party whose log the node does not hold is a 404, and
+// damage to the copy is found and named.
+func TestAuditReplica(t *testing.T) {
+	peer := scenario.Carrier
+	var root []byte
+	h := newHarness(t, withReplicaOf(t, peer, &root))
+	h.appendAll(gen(3, 5, 30), 30)
+	ctx := context.Background()
+	res, err := h.client(h.auditor).AuditLogOf(ctx, peer.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.OK || res.Party != peer.ID || res.Size != 60 || res.Checkpoints != 3 || res.Withheld != 30 || !bytes.Equal(res.RootHash, root) {
+		t.Fatalf("audit of the replica = %+v; want ok, %s's 60 entries, 3 checkpoints, 30 held as leaves, root %x", res, peer.ID, root)
+	}
+	own, err := h.client(h.auditor).Audit(ctx, nil)
+	if err != nil || !own.OK || own.Party != party.ID || own.Size != 30 || own.Withheld != 0 {
+		t.Fatalf("audit of the own log = %+v, %v; want ok, %s's 30 events", own, err, party.ID)
+	}
+	body := h.request("POST", "/v1/log/audit?party=nobody", h.auditor, nil).wantError(t, 404, linkd.ENotFound)
+	if !strings.Contains(body.Error.Message, `no log of party "nobody"`) {
+		t.Errorf("404 message %q does not name the party", body.Error.Message)
+	}
+	h.request("POST", "/v1/log/audit?party="+peer.ID, h.reader, nil).wantError(t, 403, linkd.EForbidden)
+
+	// The replica's entry 8 (a payload): record key 'e', log number 1 (the
+	// first replica), the index.
+	key := binary.BigEndian.AppendUint64([]byte{'e', 0, 0, 0, 1}, 8)
+	v, closer, err := h.db.Get(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	altered := bytes.Clone(v)
+	closer.Close()
+	altered[40] ^= 1
+	if err := h.db.Set(key, altered, pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	res, err = h.client(h.auditor).AuditLogOf(ctx, peer.ID, nil)
+	if err != nil || res.OK || !strings.Contains(res.Problem, "event 8 does not hash to its stored leaf") {
+		t.Fatalf("audit of the altered replica = %+v, %v; want not ok, naming entry 8", res, err)
+	}
+	if own, err := h.client(h.auditor).Audit(ctx, nil); err != nil || !own.OK {
+		t.Fatalf("the own log's audit after the replica was altered = %+v, %v; want it intact", own, err)
 	}
 }

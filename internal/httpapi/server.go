@@ -150,7 +150,7 @@ func (s *Server) routes() {
 		{method: "GET", path: "/v1/log/checkpoint", perm: access.ReadLog, params: []string{"size"}, h: s.checkpoint},
 		{method: "GET", path: "/v1/log/proof/inclusion", perm: access.ReadLog, params: []string{"index", "size"}, h: s.inclusionProof},
 		{method: "GET", path: "/v1/log/proof/consistency", perm: access.ReadLog, params: []string{"old", "size"}, h: s.consistencyProof},
-		{method: "POST", path: "/v1/log/audit", perm: access.AuditLog, long: true, h: s.auditLog},
+		{method: "POST", path: "/v1/log/audit", perm: access.AuditLog, params: []string{"party"}, long: true, h: s.auditLog},
 
 		{method: "GET", path: "/v1/tokens", perm: access.ManageTokens, h: s.listTokens},
 		{method: "POST", path: "/v1/tokens", perm: access.ManageTokens, h: s.createToken},
