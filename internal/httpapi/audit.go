@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/linkd-dev/linkd"
@@ -33,7 +34,11 @@ func (s *Server) auditLog(w http.ResponseWriter, r *http.Request) error {
 	if !s.auditing.CompareAndSwap(false, true) {
 		return linkd.Errorf(linkd.EConflict, "an audit of a log on this node is running already: wait for its result")
 	}
-	defer s.auditing.Store(false)
+	// The slot is free again before the result goes out: a client that
+	// starts the next audit as soon as it has one result must not find
+	// this one still running.
+	release := sync.OnceFunc(func() { s.auditing.Store(false) })
+	defer release()
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("Cache-Control", "no-store")
@@ -63,6 +68,7 @@ func (s *Server) auditLog(w http.ResponseWriter, r *http.Request) error {
 		res.RootHash = rep.Root[:]
 		logger.Info("audit of a log found it intact", "events", rep.Size, "checkpoints", rep.Checkpoints, "seconds", res.Seconds)
 	}
+	release()
 	write(linkd.AuditLine{Done: res.Size, Total: total, Result: res})
 	return nil
 }
