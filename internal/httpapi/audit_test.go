@@ -62,19 +62,7 @@ func TestAuditLog(t *testing.T) {
 func TestAuditLogReportsTheProblem(t *testing.T) {
 	h := newHarness(t)
 	h.appendAll(gen(4, 5, 40), 20)
-	// Alter the salt of the node's own event 17: its record key is 'e',
-	// the own log's number 0, and the index.
-	key := binary.BigEndian.AppendUint64([]byte{'e', 0, 0, 0, 0}, 17)
-	v, closer, err := h.db.Get(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	altered := bytes.Clone(v)
-	closer.Close()
-	altered[40] ^= 1
-	if err := h.db.Set(key, altered, pebble.Sync); err != nil {
-		t.Fatal(err)
-	}
+	h.alterSalt(0, 17) // the node's own log is number 0
 	res, err := h.client(h.auditor).Audit(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -204,24 +192,30 @@ func TestAuditReplica(t *testing.T) {
 	}
 	h.request("POST", "/v1/log/audit?party="+peer.ID, h.reader, nil).wantError(t, 403, linkd.EForbidden)
 
-	// The replica's entry 8 (a payload): record key 'e', log number 1 (the
-	// first replica), the index.
-	key := binary.BigEndian.AppendUint64([]byte{'e', 0, 0, 0, 1}, 8)
-	v, closer, err := h.db.Get(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	altered := bytes.Clone(v)
-	closer.Close()
-	altered[40] ^= 1
-	if err := h.db.Set(key, altered, pebble.Sync); err != nil {
-		t.Fatal(err)
-	}
+	h.alterSalt(1, 8) // a payload in the first replica, log number 1
 	res, err = h.client(h.auditor).AuditLogOf(ctx, peer.ID, nil)
 	if err != nil || res.OK || !strings.Contains(res.Problem, "event 8 does not hash to its stored leaf") {
 		t.Fatalf("audit of the altered replica = %+v, %v; want not ok, naming entry 8", res, err)
 	}
 	if own, err := h.client(h.auditor).Audit(ctx, nil); err != nil || !own.OK {
 		t.Fatalf("the own log's audit after the replica was altered = %+v, %v; want it intact", own, err)
+	}
+}
+
+// alterSalt flips a bit of the salt in the record of entry index of the log
+// numbered num in the node's store (its record key is 'e', the log's
+// number, the index), as a disk fault or an intruder would.
+func (h *harness) alterSalt(num uint32, index uint64) {
+	h.t.Helper()
+	key := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint32([]byte{'e'}, num), index)
+	v, closer, err := h.db.Get(key)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	altered := bytes.Clone(v)
+	closer.Close()
+	altered[40] ^= 1
+	if err := h.db.Set(key, altered, pebble.Sync); err != nil {
+		h.t.Fatal(err)
 	}
 }

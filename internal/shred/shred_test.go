@@ -520,16 +520,7 @@ func BenchmarkAEAD(b *testing.B) {
 		n    int
 	}{{"cached", shred.MaxCiphers / 2}, {"cycling", shred.MaxCiphers * 3 / 2}} {
 		b.Run(bc.name, func(b *testing.B) {
-			dir := b.TempDir()
-			db, err := store.Open(filepath.Join(dir, "store"), store.Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer db.Close()
-			k, err := shred.Open(db, filepath.Join(dir, "keys"), nil)
-			if err != nil {
-				b.Fatal(err)
-			}
+			k, db, _ := openKeysDB(b, b.TempDir())
 			defer k.Close()
 			ids := make([]string, bc.n)
 			for i := range ids {
