@@ -4,7 +4,7 @@ package shred
 func (k *Keys) CiphersHeld() int {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
-	return len(k.aeads)
+	return k.ciphers.len()
 }
 
 // MaxCiphers is the bound on CiphersHeld.

@@ -121,14 +121,15 @@ type Keys struct {
 	n    int        // guarded by wmu: slots in it
 
 	mu        sync.RWMutex
-	keys      map[[32]byte]loc       // guarded by mu: id hash → where its key is (read when a cipher is made)
-	destroyed map[string]bool        // guarded by mu
-	aeads     map[string]cipher.AEAD // guarded by mu: ciphers of keys in use, by id (a hit hashes no id)
-	free      []slot                 // guarded by mu: pooled slots, synced, bound to no id
-	unbound   map[string]slot        // guarded by mu: ids bound to pooled slots whose binding may not be durable
+	keys      map[[32]byte]loc // guarded by mu: id hash → where its key is (read when a cipher is made)
+	destroyed map[string]bool  // guarded by mu
+	free      []slot           // guarded by mu: pooled slots, synced, bound to no id
+	unbound   map[string]slot  // guarded by mu: ids bound to pooled slots whose binding may not be durable
 
-	rmu     sync.Mutex
+	rmu     sync.RWMutex
 	readers map[int]*os.File // guarded by rmu: key files opened to read keys, by number
+
+	ciphers *ciphers // of keys in use (see maxCiphers); a hit hashes no id
 
 	fill chan struct{} // wakes the pool's filler
 	stop chan struct{} // closed by Close, once
@@ -173,7 +174,7 @@ func Open(db *pebble.DB, dir string, logger *slog.Logger) (*Keys, error) {
 		return nil, fmt.Errorf("open keys: %w", err)
 	}
 	k := &Keys{db: db, dir: dir, logger: logger,
-		keys: map[[32]byte]loc{}, readers: map[int]*os.File{}, destroyed: map[string]bool{}, aeads: map[string]cipher.AEAD{}, unbound: map[string]slot{},
+		keys: map[[32]byte]loc{}, readers: map[int]*os.File{}, destroyed: map[string]bool{}, ciphers: newCiphers(), unbound: map[string]slot{},
 		fill: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	close(k.done) // no filler yet: Close may be called on the error paths below
 	pooled, err := k.load()
@@ -427,7 +428,7 @@ func (k *Keys) Ensure(ids []string) (destroyed []string, err error) {
 	missing := false
 	k.mu.RLock()
 	for _, id := range ids {
-		if _, ok := k.aeads[id]; ok {
+		if _, ok := k.ciphers.get(id); ok {
 			continue // in use: it has a key, not destroyed (see aead)
 		}
 		switch {
@@ -594,7 +595,7 @@ func (k *Keys) Destroy(id string) error {
 	}
 	k.mu.Lock()
 	k.destroyed[id] = true
-	delete(k.aeads, id)
+	k.ciphers.drop(id)
 	k.mu.Unlock()
 	if err := k.wipe(id); err != nil {
 		return fmt.Errorf("shred: wipe the key of %q: %w", id, err)
@@ -633,15 +634,15 @@ func (k *Keys) aead(id string, create bool) (cipher.AEAD, error) {
 		return nil, err
 	}
 	// A cached cipher's id was not destroyed: Destroy drops the cipher
-	// under the lock it records the id with, and a cipher is cached only
-	// under that lock, after a look at the record.
-	k.mu.RLock()
-	a, ok := k.aeads[id]
-	if ok && create && len(k.unbound) > 0 {
+	// under the write lock it records the id with, and a cipher is put
+	// under the read lock, after a look at the record.
+	a, ok := k.ciphers.get(id)
+	if ok && create {
+		k.mu.RLock()
 		_, unbound := k.unbound[id]
+		k.mu.RUnlock()
 		ok = !unbound // a key Seal is to use is bound first, by key
 	}
-	k.mu.RUnlock()
 	if ok {
 		return a, nil
 	}
@@ -652,18 +653,12 @@ func (k *Keys) aead(id string, create bool) (cipher.AEAD, error) {
 	if a, err = newAEAD(key[:]); err != nil {
 		return nil, err
 	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
+	k.mu.RLock()
+	defer k.mu.RUnlock()
 	if k.destroyed[id] {
 		return nil, ErrDestroyed
 	}
-	if len(k.aeads) >= maxCiphers {
-		for old := range k.aeads { // each range starts at a random entry
-			delete(k.aeads, old)
-			break
-		}
-	}
-	k.aeads[strings.Clone(id)] = a // id may be part of a larger buffer
+	k.ciphers.put(id, a)
 	return a, nil
 }
 
@@ -828,6 +823,12 @@ func (k *Keys) readKey(id string, h [32]byte, l loc) ([KeySize]byte, error) {
 
 // reader returns key file n opened for reading.
 func (k *Keys) reader(n int) (*os.File, error) {
+	k.rmu.RLock()
+	f, ok := k.readers[n]
+	k.rmu.RUnlock()
+	if ok {
+		return f, nil
+	}
 	k.rmu.Lock()
 	defer k.rmu.Unlock()
 	if k.readers == nil {
