@@ -21,6 +21,10 @@ var (
 	ErrNoQuorum = &linkd.Error{Code: linkd.EUnavailable, Message: "no quorum: this member cannot reach a majority of its cluster, so nothing can be recorded; writes resume when a majority of members is back"}
 	// ErrNotReady: the member has not yet caught up with its cluster.
 	ErrNotReady = &linkd.Error{Code: linkd.EUnavailable, Message: "this cluster member has not yet caught up with its cluster; retry shortly"}
+	// ErrLostBeforeApplied: the leader committed a batch (or confirmed a
+	// read), but this member lost its leader before it had applied that far,
+	// and found none for LeaderWait: it cannot answer from what it holds.
+	ErrLostBeforeApplied = &linkd.Error{Code: linkd.EUnavailable, Message: "no quorum: the cluster's leader took the request, but this member lost it before catching up and cannot reach a majority of its cluster; retry once a majority is back (appends with the same event ids: those recorded are acknowledged as duplicates)"}
 )
 
 // retryPause spaces attempts at a leader that did not answer.
@@ -60,10 +64,46 @@ func (m *Member) Propose(ctx context.Context, batch []byte) ([]partylog.Outcome,
 	// Reads here after the acknowledgement must see the batch: wait until
 	// this member has applied it too (the leader has, or it would not have
 	// answered).
-	if err := m.log.WaitApplied(ctx, index); err != nil {
+	if err := m.waitApplied(ctx, index); err == ErrLostBeforeApplied {
+		return nil, err
+	} else if err != nil {
 		return nil, unknown(err, nil)
 	}
 	return outs, nil
+}
+
+// appliedPoll is how often waitApplied looks at the leader while it waits.
+const appliedPoll = 50 * time.Millisecond
+
+// waitApplied waits until this member has applied index, which its leader
+// has. A member that loses its leader meanwhile learns of nothing more, so
+// without a leader for LeaderWait it gives up with ErrLostBeforeApplied, as
+// toLeader gives up with ErrNoQuorum, rather than hold the caller until ctx
+// ends: a member cut off from its majority answers promptly and clearly.
+func (m *Member) waitApplied(ctx context.Context, index uint64) error {
+	var noLeader time.Time
+	for {
+		wctx, cancel := context.WithTimeout(ctx, appliedPoll)
+		err := m.log.WaitApplied(wctx, index)
+		cancel()
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case !errors.Is(err, context.DeadlineExceeded):
+			return err // the log closed or stopped
+		}
+		if _, id := m.raft.LeaderWithID(); id != "" {
+			noLeader = time.Time{}
+			continue
+		}
+		if noLeader.IsZero() {
+			noLeader = time.Now()
+		} else if time.Since(noLeader) >= m.cfg.LeaderWait {
+			return ErrLostBeforeApplied
+		}
+	}
 }
 
 // toLeader runs fn at the current leader (self true when that is this
@@ -217,7 +257,7 @@ func (m *Member) Linearize(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return m.log.WaitApplied(ctx, idx)
+	return m.waitApplied(ctx, idx)
 }
 
 // barrierCall is one barrier that readers wait for.

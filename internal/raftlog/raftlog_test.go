@@ -190,6 +190,35 @@ func TestMajorityLossRefusesWrites(t *testing.T) {
 	converged(t, ms...)
 }
 
+// A member waiting to apply what its leader committed, or confirmed for a
+// read, answers with a clear refusal once it has had no leader for
+// LeaderWait, rather than hold the caller until its deadline: the batch a
+// member forwarded just before its majority went down used to hang the
+// client, and every append queued behind it, for seconds.
+func TestMemberCutOffWhileWaitingToApply(t *testing.T) {
+	_, ms := cluster3(t, nil)
+	ctx := ctxT(t, 60*time.Second)
+	if _, err := ms[0].log().Append(ctx, events(1, 5)); err != nil {
+		t.Fatal(err)
+	}
+	converged(t, ms...)
+	if err := ms[0].m.waitApplied(ctx, ms[0].log().Applied()); err != nil {
+		t.Fatalf("waiting for what is applied already: %v", err)
+	}
+	ms[1].close()
+	ms[2].close()
+	// An index the leader would have reached: this member cannot learn of it.
+	start := time.Now()
+	err := ms[0].m.waitApplied(ctx, ms[0].log().Applied()+1)
+	if err != ErrLostBeforeApplied || !strings.Contains(linkd.ErrorMessage(err), "majority") {
+		t.Fatalf("waiting to apply without a majority: %v; want ErrLostBeforeApplied", err)
+	}
+	// LeaderWait is 1 s here; the leader steps down within a lease.
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("the refusal took %v", took)
+	}
+}
+
 // A wrong join token, an id another member holds, and a member of another
 // cluster are refused, and the cluster goes on unchanged.
 func TestJoinRefusals(t *testing.T) {
