@@ -33,8 +33,21 @@ func slogLevel(level hclog.Level) slog.Level {
 	return slog.LevelInfo
 }
 
+// routine lists raft's lines that report the normal course of things at a
+// level meant for trouble; they go to debug.
+var routine = map[string]bool{
+	// The transport asks dialer for an override before every dial, and an
+	// id without one (every id, without cluster.dial) got this at warn:
+	// hundreds of lines a second while a member was down, burying the ones
+	// that said what was wrong.
+	"unable to get address for server, using fallback address": true,
+}
+
 func (h *hcLogger) Log(level hclog.Level, msg string, args ...any) {
 	lv := slogLevel(level)
+	if routine[msg] {
+		lv = slog.LevelDebug
+	}
 	if !h.l.Enabled(context.Background(), lv) {
 		return
 	}
