@@ -404,10 +404,7 @@ func (k *Keys) Open(id string, sealed, aad []byte) ([]byte, error) {
 // that encrypt in many chunks (documents) derive a key per stream so their
 // counter nonces never repeat under one key.
 func (k *Keys) Derive(id, info string, create bool) ([]byte, error) {
-	if err := checkID(id); err != nil {
-		return nil, err
-	}
-	key, err := k.key(id, sha256.Sum256([]byte(id)), create)
+	key, err := k.key(id, create)
 	if err != nil {
 		return nil, err
 	}
@@ -630,12 +627,10 @@ func (k *Keys) AEAD(id string) (cipher.AEAD, error) { return k.aead(id, false) }
 // aead returns the cipher of id's key, making the key if create is set and
 // id has none.
 func (k *Keys) aead(id string, create bool) (cipher.AEAD, error) {
-	if err := checkID(id); err != nil {
-		return nil, err
-	}
 	// A cached cipher's id was not destroyed: Destroy drops the cipher
 	// under the write lock it records the id with, and a cipher is put
-	// under the read lock, after a look at the record.
+	// under the read lock, after a look at the record. Nor is it invalid:
+	// one is put only once key has found the id's key.
 	a, ok := k.ciphers.get(id)
 	if ok && create {
 		k.mu.RLock()
@@ -646,7 +641,7 @@ func (k *Keys) aead(id string, create bool) (cipher.AEAD, error) {
 	if ok {
 		return a, nil
 	}
-	key, err := k.key(id, sha256.Sum256([]byte(id)), create)
+	key, err := k.key(id, create)
 	if err != nil {
 		return nil, err
 	}
@@ -662,9 +657,12 @@ func (k *Keys) aead(id string, create bool) (cipher.AEAD, error) {
 	return a, nil
 }
 
-// key returns id's key, whose hash is h, making it if create is set and id
-// has none.
-func (k *Keys) key(id string, h [32]byte, create bool) ([KeySize]byte, error) {
+// key returns id's key, making it if create is set and id has none.
+func (k *Keys) key(id string, create bool) ([KeySize]byte, error) {
+	if err := checkID(id); err != nil {
+		return [KeySize]byte{}, err
+	}
+	h := sha256.Sum256([]byte(id))
 	for {
 		k.mu.RLock()
 		l, ok := k.keys[h]
