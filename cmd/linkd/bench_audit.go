@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/linkd-dev/linkd"
 	"github.com/linkd-dev/linkd/internal/bench"
 )
 
@@ -21,9 +22,9 @@ appended --batch at a time (each append a group commit with its own signed
 checkpoint), its records sealed under their shipments' keys as a node keeps
 them. It closes the log, opens it again as a restarted node would, and times
 the audit a node's operator or auditor runs: every record opened, decoded
-and hashed to its stored leaf, the Merkle tree rebuilt to the newest
-checkpoint's root, and every checkpoint the log ever signed verified and
-proved consistent with it.
+and hashed to its stored leaf, the Merkle tree rebuilt from the leaves and
+every stored tree hash checked against it, and every checkpoint the log
+ever signed verified and checked against the root the tree has at its size.
 
 Smaller batches mean more checkpoints to verify: 1,000,000 events in
 batches of 100 carry 10,000.`,
@@ -31,8 +32,8 @@ batches of 100 carry 10,000.`,
   linkd bench audit --events 200000 --batch 10 --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if cfg.Events < 1 || cfg.Batch < 1 {
-				return &exitError{exitUsage, fmt.Errorf("--events and --batch must be at least 1 (got %d and %d)", cfg.Events, cfg.Batch)}
+			if cfg.Events < 1 || cfg.Batch < 1 || cfg.Batch > linkd.MaxBatchEvents {
+				return &exitError{exitUsage, fmt.Errorf("--events must be at least 1 and --batch 1 to %d (got %d and %d)", linkd.MaxBatchEvents, cfg.Events, cfg.Batch)}
 			}
 			if !asJSON {
 				cfg.Progress = cmd.ErrOrStderr()

@@ -172,8 +172,10 @@ func TestBenchAuditReports(t *testing.T) {
 	if res.Events != 300 || res.Checkpoints != 10 || res.Seconds <= 0 {
 		t.Fatalf("result %+v: want 300 events and 10 checkpoints audited, and a time", res)
 	}
-	if code, _, stderr := run(t, "bench", "audit", "--events", "0"); code != 2 || !strings.Contains(stderr, "--events and --batch must be at least 1") {
-		t.Fatalf("bench audit --events 0: exit %d, %q; want a usage error", code, stderr)
+	for _, args := range [][]string{{"--events", "0"}, {"--batch", "10001"}} {
+		if code, _, stderr := run(t, append([]string{"bench", "audit"}, args...)...); code != 2 || !strings.Contains(stderr, "--events must be at least 1 and --batch 1 to 10000") {
+			t.Fatalf("bench audit %v: exit %d, %q; want a usage error", args, code, stderr)
+		}
 	}
 }
 

@@ -421,11 +421,11 @@ func Shipment(ctx context.Context, cfg ShipmentConfig) (ShipmentResult, error) {
 	slices.Sort(cpu)
 	slices.Sort(loop)
 	res.AvgTimeline = float64(total) / float64(len(refs))
-	res.ServerP50, res.ServerP99, res.ServerMax = ms(server[len(server)/2]), ms(server[len(server)*99/100]), ms(server[len(server)-1])
+	res.ServerP50, res.ServerP99, res.ServerMax = ms(percentile(server, 50)), ms(percentile(server, 99)), ms(server[len(server)-1])
 	if cpu[len(cpu)-1] > 0 {
-		res.ServerCPUP50, res.ServerCPUP99 = ms(cpu[len(cpu)/2]), ms(cpu[len(cpu)*99/100])
+		res.ServerCPUP50, res.ServerCPUP99 = ms(percentile(cpu, 50)), ms(percentile(cpu, 99))
 	}
-	res.LoopbackP50, res.LoopbackP99 = ms(loop[len(loop)/2]), ms(loop[len(loop)*99/100])
+	res.LoopbackP50, res.LoopbackP99 = ms(percentile(loop, 50)), ms(percentile(loop, 99))
 	return res, nil
 }
 
