@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -17,8 +16,6 @@ import (
 	"github.com/linkd-dev/linkd/internal/httpapi"
 	"github.com/linkd-dev/linkd/internal/partylog"
 	"github.com/linkd-dev/linkd/internal/scenario"
-	"github.com/linkd-dev/linkd/internal/store"
-	"github.com/linkd-dev/linkd/internal/tlog"
 )
 
 // An auditor has the node audit its log through the API: the answer
@@ -115,20 +112,7 @@ func TestAuditLogOneAtATime(t *testing.T) {
 // entries and holds the others as their leaves; *root is that log's root.
 func withReplicaOf(t *testing.T, peer linkd.Party, root *[]byte) setup {
 	return setup{api: func(cfg *httpapi.Config) {
-		db, err := store.Open(filepath.Join(t.TempDir(), "peer"), store.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		skey, vkey, err := tlog.GenerateKey(linkd.LogOrigin(peer.ID))
-		if err != nil {
-			t.Fatal(err)
-		}
-		src, err := partylog.Open(db, partylog.Config{Self: peer, SigningKey: skey})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { src.Close() })
+		_, src, vkey := openPartyLog(t, t.TempDir(), peer)
 		logs := partylog.NewLogs(cfg.Log, nil)
 		r, err := logs.Replica(peer, vkey)
 		if err != nil {

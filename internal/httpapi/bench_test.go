@@ -14,8 +14,6 @@ import (
 	"github.com/linkd-dev/linkd/internal/httpapi"
 	"github.com/linkd-dev/linkd/internal/partylog"
 	"github.com/linkd-dev/linkd/internal/scenario"
-	"github.com/linkd-dev/linkd/internal/store"
-	"github.com/linkd-dev/linkd/internal/tlog"
 )
 
 // BenchmarkPostEvents measures the API's own work on POST /v1/events, in
@@ -123,20 +121,7 @@ func (w *discardWriter) reset() { w.status, w.body = 0, w.body[:0]; clear(w.h) }
 // benchParts opens a party log and a token store on a real Pebble store in
 // a temporary directory, closed when the benchmark ends.
 func benchParts(b *testing.B) (*partylog.Log, *access.Store) {
-	db, err := store.Open(b.TempDir(), store.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	skey, _, err := tlog.GenerateKey(linkd.LogOrigin(party.ID))
-	if err != nil {
-		b.Fatal(err)
-	}
-	log, err := partylog.Open(db, partylog.Config{Self: party, SigningKey: skey})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { log.Close() }) // before the store: cleanups run last first
+	db, log, _ := openPartyLog(b, b.TempDir(), party)
 	tokens, err := access.Open(db, access.Options{})
 	if err != nil {
 		b.Fatal(err)

@@ -444,3 +444,25 @@ func unknownToken() string {
 	rand.Read(secret[:])
 	return "lkd_abcdefghij_" + base64.RawURLEncoding.EncodeToString(secret[:])
 }
+
+// openPartyLog opens p's party log, under a new key, on a real Pebble store
+// in dir, both closed when the test ends, and returns them with the log's
+// verifier key.
+func openPartyLog(t testing.TB, dir string, p linkd.Party) (*pebble.DB, *partylog.Log, string) {
+	t.Helper()
+	db, err := store.Open(dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	skey, vkey, err := tlog.GenerateKey(linkd.LogOrigin(p.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := partylog.Open(db, partylog.Config{Self: p, SigningKey: skey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { log.Close() }) // before the store: cleanups run last first
+	return db, log, vkey
+}
