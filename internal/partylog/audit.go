@@ -64,6 +64,7 @@ func auditLog(ctx context.Context, s *space, verifier tlog.Verifier, cp linkd.Ch
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	a := &audit{s: s, verifier: verifier, cancel: cancel}
+	a.errAt.Store(math.MaxInt64)
 	workers := runtime.GOMAXPROCS(0)
 	jobs, free := make(chan *auditJob), make(chan *auditJob, 2*workers)
 	for range 2 * workers {
@@ -109,10 +110,9 @@ type audit struct {
 	withheld    atomic.Int64
 	checkpoints atomic.Int64
 
-	mu     sync.Mutex
-	errAt  int64 // position of err (see at)
-	err    error
-	failed atomic.Bool
+	mu    sync.Mutex
+	err   error        // guarded by mu: the first problem found so far
+	errAt atomic.Int64 // its position (see at), written under mu; math.MaxInt64 while none
 }
 
 // at orders problems in log order: record i at 2i, the checkpoint of size
@@ -124,10 +124,10 @@ func checkpointAt(s int64) int64 { return 2*(s-1) + 1 }
 func (a *audit) failAt(at int64, err error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.err == nil || at < a.errAt {
-		a.err, a.errAt = err, at
+	if at < a.errAt.Load() {
+		a.err = err
+		a.errAt.Store(at)
 	}
-	a.failed.Store(true)
 	a.cancel()
 }
 
@@ -354,7 +354,10 @@ func (s *storedHashes) done() error {
 // check opens, decodes and hashes each record of j against its stored
 // leaf, and verifies each checkpoint's signature, size and root.
 func (a *audit) check(j *auditJob, buf *[]byte) {
-	if a.failed.Load() {
+	// Once a problem is found, a job that starts past it can find none that
+	// comes first; one before it must still be checked, since the first
+	// problem in log order is the one reported.
+	if recordAt(j.first) > a.errAt.Load() {
 		return
 	}
 	start, erased, withheld := 0, int64(0), int64(0)
