@@ -98,7 +98,8 @@ type scratch struct {
 	refs     []Reference
 	parties  []ShipmentParty
 	unquoted []byte
-	canon    []byte // DecodeCanonical's re-encoding
+	call     TransportCall // CheckCanonical's, kept by no one
+	vessel   Vessel
 }
 
 var scratches = sync.Pool{New: func() any { return new(scratch) }}
@@ -109,8 +110,8 @@ const maxScratch = 1 << 10
 
 func (sc *scratch) release() {
 	if cap(sc.strings) > maxScratch || cap(sc.refs) > maxScratch || cap(sc.parties) > maxScratch ||
-		cap(sc.unquoted) > 64*maxScratch || cap(sc.canon) > 64*maxScratch {
-		sc.strings, sc.refs, sc.parties, sc.unquoted, sc.canon = nil, nil, nil, nil, nil
+		cap(sc.unquoted) > 64*maxScratch {
+		sc.strings, sc.refs, sc.parties, sc.unquoted = nil, nil, nil, nil
 	}
 	scratches.Put(sc)
 }

@@ -8,8 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/linkd-dev/linkd"
 )
@@ -141,13 +143,23 @@ func FuzzDecodeCanonical(f *testing.F) {
 	for _, e := range generated(8) {
 		f.Add(linkd.AppendCanonical(nil, &e))
 	}
+	// Date-times in other spellings of the same time, for the fuzzer to
+	// start from: the strict decode refuses each by its spelling.
+	for _, spelling := range []string{"2026-11-03T08:15:00+00:00", "2026-11-03T08:15:00.50Z", "2026-11-03T08:15:00,5Z",
+		"0001-01-01T00:00:00Z", "2026-11-03T08:15:00.123456789+05:30", "2026-11-03t08:15:00z"} {
+		// The zero event's eventDateTime is its fourth string, at byte 4.
+		b := linkd.AppendCanonical(nil, &linkd.Event{})
+		f.Add(slices.Concat(b[:4], []byte{byte(len(spelling))}, []byte(spelling), b[5:]))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		// DecodeStored, which skips the re-encoding, never panics, and on
-		// canonical bytes decodes the same event.
+		// DecodeStored, which skips the checks of the spelling, never
+		// panics. The bytes are canonical, by definition, when what it
+		// decodes encodes to them again.
 		stored, serr := linkd.DecodeStored(data)
 		if serr != nil && !errors.Is(serr, linkd.ErrNotCanonical) {
 			t.Fatalf("DecodeStored error %v does not wrap ErrNotCanonical", serr)
 		}
+		canonical := serr == nil && bytes.Equal(linkd.AppendCanonical(nil, &stored), data)
 		e, err := linkd.DecodeCanonical(data)
 		// CheckCanonical, which keeps nothing, gives the same answer.
 		if cerr := linkd.CheckCanonical(data); (cerr == nil) != (err == nil) || cerr != nil && cerr.Error() != err.Error() {
@@ -157,16 +169,37 @@ func FuzzDecodeCanonical(f *testing.F) {
 			if !errors.Is(err, linkd.ErrNotCanonical) {
 				t.Fatalf("error %v does not wrap ErrNotCanonical", err)
 			}
+			if canonical {
+				t.Fatalf("DecodeCanonical refused canonical bytes %x: %v", data, err)
+			}
 			return
+		}
+		if !canonical {
+			t.Fatalf("DecodeCanonical accepted bytes %x that are not canonical: DecodeStored = %v", data, serr)
 		}
 		if re := linkd.AppendCanonical(nil, &e); !bytes.Equal(re, data) {
 			t.Fatalf("decoded event re-encodes differently\n got %x\nwant %x", re, data)
 		}
-		if serr != nil {
-			t.Fatalf("DecodeStored refused canonical bytes: %v", serr)
+	})
+}
+
+// FuzzTimeSpelling holds the canonical decoder's check of a date-time's
+// spelling to its definition: of the texts time.Time.UnmarshalText reads,
+// exactly those that time.Time.AppendFormat writes back byte for byte.
+func FuzzTimeSpelling(f *testing.F) {
+	for _, s := range []string{"2026-11-03T08:15:00Z", "2026-11-03T08:15:00+00:00", "2026-11-03T08:15:00-00:00",
+		"2026-11-03T08:15:00.5Z", "2026-11-03T08:15:00.50Z", "2026-11-03T08:15:00,5Z", "2026-11-03T08:15:00.000000001+05:30",
+		"2026-11-03T08:15:00.1234567891Z", "2026-11-03t08:15:00z", "0000-01-01T00:00:00-23:59", "9999-12-31T23:59:59.999999999+14:00"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var tm time.Time
+		if tm.UnmarshalText(b) != nil {
+			return
 		}
-		if !bytes.Equal(linkd.AppendCanonical(nil, &stored), data) {
-			t.Fatalf("DecodeStored decoded canonical bytes to another event")
+		want := bytes.Equal(tm.AppendFormat(nil, time.RFC3339Nano), b)
+		if got := linkd.TimeSpelledCanonically(b); got != want {
+			t.Fatalf("TimeSpelledCanonically(%q) = %v, want %v: AppendFormat writes %q", b, got, want, tm.AppendFormat(nil, time.RFC3339Nano))
 		}
 	})
 }
