@@ -98,7 +98,7 @@ type scratch struct {
 	refs     []Reference
 	parties  []ShipmentParty
 	unquoted []byte
-	call     TransportCall // CheckCanonical's, kept by no one
+	call     TransportCall // CheckCanonical's, kept by no one (see release)
 	vessel   Vessel
 }
 
@@ -113,6 +113,9 @@ func (sc *scratch) release() {
 		cap(sc.unquoted) > 64*maxScratch {
 		sc.strings, sc.refs, sc.parties, sc.unquoted = nil, nil, nil, nil
 	}
+	// CheckCanonical's strings are views of the bytes it checked: drop
+	// them, so the pool does not keep those bytes alive.
+	sc.call, sc.vessel = TransportCall{}, Vessel{}
 	scratches.Put(sc)
 }
 
