@@ -12,6 +12,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/linkd-dev/linkd"
+	"github.com/linkd-dev/linkd/internal/shred"
 	"github.com/linkd-dev/linkd/internal/tlog"
 )
 
@@ -65,6 +66,17 @@ func auditLog(ctx context.Context, s *space, verifier tlog.Verifier, cp linkd.Ch
 	defer cancel()
 	a := &audit{s: s, verifier: verifier, cancel: cancel}
 	a.errAt.Store(math.MaxInt64)
+	if s.sealer != nil {
+		a.keys = s.sealer
+	}
+	if ps, ok := s.sealer.(passSealer); ok {
+		// The records of every shipment the log has, in log order: ciphers
+		// of the audit's own, so it neither evicts the writes' ciphers nor
+		// makes a cipher again for most records (see shred.Pass).
+		p := ps.Pass(shred.PassCiphers)
+		defer p.Close() // after the workers: wg.Wait comes first
+		a.keys = p
+	}
 	workers := runtime.GOMAXPROCS(0)
 	jobs, free := make(chan *auditJob), make(chan *auditJob, 2*workers)
 	for range 2 * workers {
@@ -103,6 +115,7 @@ func auditLog(ctx context.Context, s *space, verifier tlog.Verifier, cp linkd.Ch
 // audit is one Audit's shared state.
 type audit struct {
 	s        *space
+	keys     cipherSource // opens the sealed records; nil for a log opened without its keys
 	verifier tlog.Verifier
 	cancel   context.CancelFunc
 
@@ -365,7 +378,7 @@ func (a *audit) check(j *auditJob, buf *[]byte) {
 		idx := j.first + int64(i)
 		v := j.data[start:end]
 		start = end
-		salt, canon, err := a.s.unseal(buf, v)
+		salt, canon, err := unsealWith(a.keys, buf, v)
 		switch {
 		case IsErased(err), err == nil && canon == nil && a.s.own:
 			erased++ // only its leaf is left to check (the own log keeps only the leaf of what was erased)

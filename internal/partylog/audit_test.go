@@ -2,11 +2,17 @@ package partylog
 
 import (
 	"context"
+	"crypto/cipher"
+	"fmt"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
 
+	"github.com/linkd-dev/linkd/internal/shred"
+	"github.com/linkd-dev/linkd/internal/store"
 	"github.com/linkd-dev/linkd/internal/tlog"
 )
 
@@ -212,5 +218,63 @@ func editDB(t *testing.T, db *pebble.DB, key []byte, f func([]byte) []byte) {
 	closer.Close()
 	if err := db.Set(key, nv, pebble.Sync); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// countingSealer counts the ciphers taken through the Sealer, from the
+// node's cache.
+type countingSealer struct {
+	bookingSealer
+	taken *atomic.Int64
+}
+
+func (s countingSealer) AEAD(id string) (cipher.AEAD, error) {
+	s.taken.Add(1)
+	return s.bookingSealer.AEAD(id)
+}
+
+// TestAuditOpensWithCiphersOfItsOwn: an audit opens every sealed record
+// through a pass over the keys (shred.Pass), none through the node's cache,
+// whose ciphers the writes use; reads still go through the node's.
+func TestAuditOpensWithCiphersOfItsOwn(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	skey, _, _ := testKey(t)
+	db, err := store.Open(filepath.Join(dir, "store"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	keys, err := shred.Open(db, filepath.Join(dir, "keys"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer keys.Close()
+	var taken atomic.Int64
+	l, err := Open(db, Config{Self: terminal, SigningKey: skey, Sealer: countingSealer{bookingSealer{keys}, &taken}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	evs := events(61, 300)
+	for i := range evs {
+		evs[i].CarrierBookingReference = fmt.Sprintf("BKG-PASS-%02d", i%30)
+	}
+	for i := 0; i < len(evs); i += 50 {
+		if _, err := l.Append(ctx, evs[i:i+50]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	taken.Store(0)
+	if _, err := l.Get(ctx, 7); err != nil || taken.Load() == 0 {
+		t.Fatalf("a read took %d ciphers through the sealer (%v); the count does not work", taken.Load(), err)
+	}
+	taken.Store(0)
+	rep, err := l.Audit(ctx, nil)
+	if err != nil || rep.Size != int64(len(evs)) || rep.Erased != 0 {
+		t.Fatalf("audit = %+v, %v; want %d events, none erased", rep, err, len(evs))
+	}
+	if n := taken.Load(); n != 0 {
+		t.Errorf("the audit took %d ciphers from the node's cache, want none: its own pass opens the records", n)
 	}
 }

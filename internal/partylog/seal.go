@@ -71,6 +71,27 @@ func isSealed(v []byte) bool {
 // when buf is nil. A record held as a commitment only returns nil, nil; one
 // whose key was destroyed, errErased.
 func (s *space) unseal(buf *[]byte, v []byte) (salt, canon []byte, err error) {
+	var keys cipherSource // nil: a log opened without its keys
+	if s.sealer != nil {
+		keys = s.sealer
+	}
+	return unsealWith(keys, buf, v)
+}
+
+// cipherSource gives the cipher of a record's key: the log's Sealer, or an
+// audit's pass over the keys (see passSealer).
+type cipherSource interface {
+	AEAD(id string) (cipher.AEAD, error)
+}
+
+// passSealer is a Sealer that can give a pass over many records, such as an
+// audit, ciphers of its own (docs.EventSealer, through shred.Keys.Pass).
+type passSealer interface {
+	Pass(n int) *shred.Pass
+}
+
+// unsealWith is unseal with the ciphers of keys.
+func unsealWith(keys cipherSource, buf *[]byte, v []byte) (salt, canon []byte, err error) {
 	switch {
 	case len(v) == len(zeroSalt):
 		return nil, nil, nil
@@ -86,10 +107,10 @@ func (s *space) unseal(buf *[]byte, v []byte) (salt, canon []byte, err error) {
 		return nil, nil, fmt.Errorf("corrupt sealed record of %d bytes", len(v))
 	}
 	id, sealed := string(rest[w:w+int(n)]), rest[w+int(n):]
-	if s.sealer == nil {
+	if keys == nil {
 		return nil, nil, fmt.Errorf("a sealed record (key %q) in a log opened without its keys", id)
 	}
-	aead, err := s.sealer.AEAD(id)
+	aead, err := keys.AEAD(id)
 	switch {
 	case errors.Is(err, shred.ErrDestroyed):
 		return nil, nil, errErased

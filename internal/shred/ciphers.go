@@ -16,13 +16,15 @@ import (
 // 2-core machine idle.
 const cipherShards = 16
 
-// ciphers caches the ciphers of keys in use, by id, up to maxCiphers in
-// all. A cipher is put only for an id not destroyed: Keys puts under its
-// read lock after looking at the destroyed set, and Destroy drops the
-// cipher under its write lock as it records the id (see Keys.aead).
+// ciphers caches ciphers by id, up to a bound. A cipher is put only for an
+// id not destroyed: Keys puts under its read lock after looking at the
+// destroyed set, and Destroy drops the cipher under its write lock as it
+// records the id (see Keys.aead). The node's cache holds maxCiphers; a
+// Pass has one of its own.
 type ciphers struct {
-	seed   maphash.Seed
-	shards [cipherShards]cipherShard
+	seed     maphash.Seed
+	perShard int
+	shards   [cipherShards]cipherShard
 }
 
 type cipherShard struct {
@@ -30,8 +32,10 @@ type cipherShard struct {
 	m  map[string]cipher.AEAD // guarded by mu
 }
 
-func newCiphers() *ciphers {
-	c := &ciphers{seed: maphash.MakeSeed()}
+// newCiphers returns a cache of up to n ciphers (rounded up to a multiple
+// of cipherShards: each shard holds its share).
+func newCiphers(n int) *ciphers {
+	c := &ciphers{seed: maphash.MakeSeed(), perShard: max(1, (n+cipherShards-1)/cipherShards)}
 	for i := range c.shards {
 		c.shards[i].m = map[string]cipher.AEAD{}
 	}
@@ -56,7 +60,7 @@ func (c *ciphers) put(id string, a cipher.AEAD) {
 	s := c.shard(id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.m[id]; !ok && len(s.m) >= maxCiphers/cipherShards {
+	if _, ok := s.m[id]; !ok && len(s.m) >= c.perShard {
 		for old := range s.m { // each range starts at a random entry
 			delete(s.m, old)
 			break

@@ -9,3 +9,11 @@ func (k *Keys) CiphersHeld() int {
 
 // MaxCiphers is the bound on CiphersHeld.
 const MaxCiphers = maxCiphers
+
+// Held is how many ciphers the pass keeps of its own.
+func (p *Pass) Held() int {
+	if c := p.ciphers.Load(); c != nil {
+		return c.len()
+	}
+	return 0
+}

@@ -38,7 +38,8 @@
 // In memory the keys hold, per id, only where its slot is. A key is read from
 // its slot when its cipher is made, and checked again there: a slot damaged
 // since the keys opened is an error, never a wrong key. The ciphers of the
-// keys in use are cached (see maxCiphers).
+// keys in use are cached (see maxCiphers); a pass over many records, such as
+// an audit, caches its own (see Pass).
 //
 // Keys never leave the node: each node of a lane has its own key for a
 // shipment, and erasure reaches every node by an event (see internal/docs).
@@ -125,6 +126,7 @@ type Keys struct {
 	destroyed map[string]bool  // guarded by mu
 	free      []slot           // guarded by mu: pooled slots, synced, bound to no id
 	unbound   map[string]slot  // guarded by mu: ids bound to pooled slots whose binding may not be durable
+	passes    map[*Pass]bool   // guarded by mu: open passes, whose ciphers Destroy drops too
 
 	rmu     sync.RWMutex
 	readers map[int]*os.File // guarded by rmu: key files opened to read keys, by number
@@ -174,7 +176,7 @@ func Open(db *pebble.DB, dir string, logger *slog.Logger) (*Keys, error) {
 		return nil, fmt.Errorf("open keys: %w", err)
 	}
 	k := &Keys{db: db, dir: dir, logger: logger,
-		keys: map[[32]byte]loc{}, readers: map[int]*os.File{}, destroyed: map[string]bool{}, ciphers: newCiphers(), unbound: map[string]slot{},
+		keys: map[[32]byte]loc{}, readers: map[int]*os.File{}, destroyed: map[string]bool{}, ciphers: newCiphers(maxCiphers), unbound: map[string]slot{}, passes: map[*Pass]bool{},
 		fill: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	close(k.done) // no filler yet: Close may be called on the error paths below
 	pooled, err := k.load()
@@ -593,6 +595,9 @@ func (k *Keys) Destroy(id string) error {
 	k.mu.Lock()
 	k.destroyed[id] = true
 	k.ciphers.drop(id)
+	for p := range k.passes {
+		p.ciphers.Load().drop(id)
+	}
 	k.mu.Unlock()
 	if err := k.wipe(id); err != nil {
 		return fmt.Errorf("shred: wipe the key of %q: %w", id, err)
