@@ -4,15 +4,12 @@ import (
 	"context"
 	"crypto/cipher"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
 
-	"github.com/linkd-dev/linkd/internal/shred"
-	"github.com/linkd-dev/linkd/internal/store"
 	"github.com/linkd-dev/linkd/internal/tlog"
 )
 
@@ -240,16 +237,7 @@ func TestAuditOpensWithCiphersOfItsOwn(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	skey, _, _ := testKey(t)
-	db, err := store.Open(filepath.Join(dir, "store"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	keys, err := shred.Open(db, filepath.Join(dir, "keys"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer keys.Close()
+	db, keys := openKeyedStore(t, dir)
 	var taken atomic.Int64
 	l, err := Open(db, Config{Self: terminal, SigningKey: skey, Sealer: countingSealer{bookingSealer{keys}, &taken}})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -40,6 +41,26 @@ func newHarness(t testing.TB) *harness {
 	h.open()
 	t.Cleanup(h.close)
 	return h
+}
+
+// openKeyedStore opens a store and its shipment keys in dir, both closed
+// when the test ends (after its deferred calls).
+func openKeyedStore(t testing.TB, dir string) (*pebble.DB, *shred.Keys) {
+	t.Helper()
+	db, err := store.Open(filepath.Join(dir, "store"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := shred.Open(db, filepath.Join(dir, "keys"), nil)
+	if err != nil {
+		db.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		keys.Close()
+		db.Close()
+	})
+	return db, keys
 }
 
 // testKey makes a log key for the terminal and its verifier.

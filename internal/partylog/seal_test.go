@@ -207,16 +207,7 @@ func TestReplicaSealsAndDropsErasedPayloads(t *testing.T) {
 	src.append(evs...)
 
 	dir := t.TempDir()
-	db, err := store.Open(filepath.Join(dir, "store"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	keys, err := shred.Open(db, filepath.Join(dir, "keys"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer keys.Close()
+	db, keys := openKeyedStore(t, dir)
 	if err := keys.Destroy("b:BKG-B"); err != nil {
 		t.Fatal(err)
 	}

@@ -19,17 +19,7 @@ func TestPass(t *testing.T) {
 	for i := range ids {
 		ids[i] = fmt.Sprintf("b:PASS%04d", i)
 	}
-	if gone, err := k.Ensure(ids); err != nil || len(gone) != 0 {
-		t.Fatalf("Ensure: %v, %v", gone, err)
-	}
-	bindDurably(t, k, db, ids)
-	sealed := make([][]byte, len(ids))
-	for i, id := range ids {
-		var err error
-		if sealed[i], err = k.Seal(id, []byte("payload of "+id), []byte(id)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	sealed := sealEach(t, k, db, ids)
 	k.Close()
 	closeDB()
 	k, _, _ = openKeysDB(t, dir) // a node that restarted: nothing cached
@@ -43,7 +33,7 @@ func TestPass(t *testing.T) {
 			if err != nil {
 				t.Fatalf("round %d: %s: %v", round, id, err)
 			}
-			if pt, err := a.Open(nil, nil, sealed[i], []byte(id)); err != nil || string(pt) != "payload of "+id {
+			if pt, err := a.Open(nil, nil, sealed[i], nil); err != nil || string(pt) != "payload of "+id {
 				t.Fatalf("round %d: %s opened to %q, %v", round, id, pt, err)
 			}
 		}
@@ -103,7 +93,7 @@ func TestPass(t *testing.T) {
 	}
 	if a, err := q.AEAD(ids[1]); err != nil {
 		t.Errorf("a closed pass: %v, want the keys' cipher", err)
-	} else if pt, err := a.Open(nil, nil, sealed[1], []byte(ids[1])); err != nil || string(pt) != "payload of "+ids[1] {
+	} else if pt, err := a.Open(nil, nil, sealed[1], nil); err != nil || string(pt) != "payload of "+ids[1] {
 		t.Errorf("a closed pass's cipher opened %q, %v", pt, err)
 	}
 }

@@ -367,6 +367,25 @@ func putBackSlot(t *testing.T, dir string, key []byte) {
 
 // bindDurably makes the bindings of ids durable in one batch, as the write
 // path does.
+// sealEach makes keys for ids, binds them durably (Seal would otherwise
+// sync each binding by itself) and seals "payload of " and the id under
+// each.
+func sealEach(tb testing.TB, k *shred.Keys, db *pebble.DB, ids []string) [][]byte {
+	tb.Helper()
+	if gone, err := k.Ensure(ids); err != nil || len(gone) != 0 {
+		tb.Fatalf("Ensure: %v, %v", gone, err)
+	}
+	bindDurably(tb, k, db, ids)
+	sealed := make([][]byte, len(ids))
+	for i, id := range ids {
+		var err error
+		if sealed[i], err = k.Seal(id, []byte("payload of "+id), nil); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return sealed
+}
+
 func bindDurably(tb testing.TB, k *shred.Keys, db *pebble.DB, ids []string) {
 	tb.Helper()
 	b := db.NewBatch()
@@ -388,18 +407,7 @@ func TestCipherCacheIsBounded(t *testing.T) {
 	for i := range ids {
 		ids[i] = fmt.Sprintf("b:BKG%06d", i)
 	}
-	if gone, err := k.Ensure(ids); err != nil || len(gone) != 0 {
-		t.Fatalf("Ensure: %v, %v", gone, err)
-	}
-	// Seal would otherwise sync each binding by itself.
-	bindDurably(t, k, db, ids)
-	sealed := make([][]byte, len(ids))
-	for i, id := range ids {
-		var err error
-		if sealed[i], err = k.Seal(id, []byte("payload of "+id), nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	sealed := sealEach(t, k, db, ids)
 	// The cache is split into shards, each bounded to its share: the ids
 	// fill each nearly, none past it.
 	if n := k.CiphersHeld(); n > shred.MaxCiphers || n < shred.MaxCiphers*31/32 {
