@@ -12,7 +12,6 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/linkd-dev/linkd"
-	"github.com/linkd-dev/linkd/internal/shred"
 	"github.com/linkd-dev/linkd/internal/tlog"
 )
 
@@ -66,17 +65,9 @@ func auditLog(ctx context.Context, s *space, verifier tlog.Verifier, cp linkd.Ch
 	defer cancel()
 	a := &audit{s: s, verifier: verifier, cancel: cancel}
 	a.errAt.Store(math.MaxInt64)
-	if s.sealer != nil {
-		a.keys = s.sealer
-	}
-	if ps, ok := s.sealer.(passSealer); ok {
-		// The records of every shipment the log has, in log order: ciphers
-		// of the audit's own, so it neither evicts the writes' ciphers nor
-		// makes a cipher again for most records (see shred.Pass).
-		p := ps.Pass(shred.PassCiphers)
-		defer p.Close() // after the workers: wg.Wait comes first
-		a.keys = p
-	}
+	keys, done := s.bulkCiphers()
+	defer done() // after the workers: wg.Wait comes first
+	a.keys = keys
 	workers := runtime.GOMAXPROCS(0)
 	jobs, free := make(chan *auditJob), make(chan *auditJob, 2*workers)
 	for range 2 * workers {

@@ -90,6 +90,22 @@ type passSealer interface {
 	Pass(n int) *shred.Pass
 }
 
+// bulkCiphers returns the ciphers for one pass over many records (an
+// audit, a snapshot): a pass of their own when the sealer gives one, so that
+// the pass neither evicts the ciphers the writes use nor makes a cipher for
+// most records of a log with more shipments than the node's cache holds
+// (see shred.Pass); else the sealer's. done lets the pass's ciphers go.
+func (s *space) bulkCiphers() (keys cipherSource, done func()) {
+	if ps, ok := s.sealer.(passSealer); ok {
+		p := ps.Pass(shred.PassCiphers)
+		return p, p.Close
+	}
+	if s.sealer == nil {
+		return nil, func() {}
+	}
+	return s.sealer, func() {}
+}
+
 // unsealWith is unseal with the ciphers of keys.
 func unsealWith(keys cipherSource, buf *[]byte, v []byte) (salt, canon []byte, err error) {
 	switch {

@@ -80,12 +80,14 @@ func (s *Snapshot) WriteTo(w io.Writer) (int64, error) {
 		cw.Write(v)
 	}
 	var plain []byte
+	keys, done := s.sp.bulkCiphers()
+	defer done()
 	err := s.sp.forEachKey(s.snap, func(k, v []byte) error {
 		if k[0] == prefixEvent && isSealed(v) {
 			// Each member seals under keys of its own: the snapshot carries
 			// the record in the clear (over the members' mutual TLS), and the
 			// restoring member seals it again under its keys.
-			salt, canon, err := s.sp.unseal(nil, v)
+			salt, canon, err := unsealWith(keys, nil, v)
 			switch {
 			case IsErased(err):
 				v = v[:32]

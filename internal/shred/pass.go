@@ -10,7 +10,8 @@ import (
 const PassCiphers = 32768
 
 // Pass opens the records of one pass over many of them, as an audit reads a
-// whole log, with a cache of ciphers of its own.
+// whole log or a Raft snapshot streams it, with a cache of ciphers of its
+// own.
 //
 // The node's cache holds the ciphers of the shipments in use (maxCiphers),
 // and a pass over a log with more shipments than that would make a cipher
