@@ -71,11 +71,7 @@ func isSealed(v []byte) bool {
 // when buf is nil. A record held as a commitment only returns nil, nil; one
 // whose key was destroyed, errErased.
 func (s *space) unseal(buf *[]byte, v []byte) (salt, canon []byte, err error) {
-	var keys cipherSource // nil: a log opened without its keys
-	if s.sealer != nil {
-		keys = s.sealer
-	}
-	return unsealWith(keys, buf, v)
+	return unsealWith(s.sealer, buf, v) // a nil Sealer is a nil cipherSource
 }
 
 // cipherSource gives the cipher of a record's key: the log's Sealer, or an
@@ -100,13 +96,11 @@ func (s *space) bulkCiphers() (keys cipherSource, done func()) {
 		p := ps.Pass(shred.PassCiphers)
 		return p, p.Close
 	}
-	if s.sealer == nil {
-		return nil, func() {}
-	}
 	return s.sealer, func() {}
 }
 
-// unsealWith is unseal with the ciphers of keys.
+// unsealWith is unseal with the ciphers of keys, nil for a log opened
+// without its keys.
 func unsealWith(keys cipherSource, buf *[]byte, v []byte) (salt, canon []byte, err error) {
 	switch {
 	case len(v) == len(zeroSalt):

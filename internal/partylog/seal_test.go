@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -344,5 +345,42 @@ func TestSealedClusterMembersAgree(t *testing.T) {
 	}
 	if late.erased.Load() == 0 {
 		t.Error("restoring a snapshot with records of an erased shipment did not call OnErased")
+	}
+}
+
+// TestSealedRecordsNeedTheirKeys: a store whose records are sealed, opened
+// without its keys, says so for a record it cannot open, and its audit
+// fails naming the problem, rather than reading the sealed bytes as an
+// event or counting them as erased.
+func TestSealedRecordsNeedTheirKeys(t *testing.T) {
+	ctx := context.Background()
+	skey, _, _ := testKey(t)
+	dir := t.TempDir()
+	s := openSealed(t, dir, skey)
+	evs := events(71, 4)
+	for i := range evs {
+		evs[i].CarrierBookingReference = "BKG-KEYS"
+	}
+	if _, err := s.log.Append(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	s.close()
+
+	db, err := store.Open(filepath.Join(dir, "store"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	l, err := Open(db, Config{Self: terminal, SigningKey: skey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	const want = "a sealed record (key \"b:BKG-KEYS\") in a log opened without its keys"
+	if _, err := l.Get(ctx, 2); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("reading a sealed record without the keys: %v, want %q", err, want)
+	}
+	if rep, err := l.Audit(ctx, nil); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("auditing sealed records without the keys: %+v, %v; want %q", rep, err, want)
 	}
 }
