@@ -267,6 +267,10 @@ type ShipmentResult struct {
 	LoopbackP50    float64 `json:"loopbackP50Millis"`
 	LoopbackP99    float64 `json:"loopbackP99Millis"`
 	LoadEventsPerS float64 `json:"loadEventsPerSecond,omitempty"`
+	// OpenSeconds is how long opening the node took (a reused --dir: with
+	// OpenEvents events already stored).
+	OpenSeconds float64 `json:"openSeconds"`
+	OpenEvents  int64   `json:"openEvents"`
 }
 
 // Shipment stores Events events in a node and times GET /v1/shipments/{ref}
@@ -298,13 +302,14 @@ func Shipment(ctx context.Context, cfg ShipmentConfig) (ShipmentResult, error) {
 		defer os.RemoveAll(d)
 		dir = d
 	}
+	t0 := time.Now()
 	b, err := startNode(ctx, dir)
 	if err != nil {
 		return ShipmentResult{}, err
 	}
 	defer b.close()
-	var res ShipmentResult
 	log := b.n.Log()
+	res := ShipmentResult{OpenSeconds: time.Since(t0).Seconds(), OpenEvents: log.Size()}
 	if have := log.Size(); have < int64(cfg.Events) {
 		// Load through the log directly: this benchmark is about reads.
 		gen := scenario.NewGenerator(42, time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)).WithShipments(cfg.Shipments)
@@ -464,4 +469,5 @@ func PrintShipment(w io.Writer, r ShipmentResult) {
 	if r.LoadEventsPerS > 0 {
 		fmt.Fprintf(w, "  (loaded at %.0f events/s)\n", r.LoadEventsPerS)
 	}
+	fmt.Fprintf(w, "  node opened in %.2f s with %d events stored\n", r.OpenSeconds, r.OpenEvents)
 }

@@ -56,12 +56,23 @@ func TestCheckAcks(t *testing.T) {
 }
 
 // TestShipmentTimesQueries runs bench shipment on a small node: every
-// query finds a timeline of about 40 events, the figures are ordered, and
-// the server's CPU time per query (where measured) is within its time.
+// query finds a timeline of about 40 events, the figures are ordered, the
+// server's CPU time per query (where measured) is within its time, and a
+// second run on the same directory opens the events the first stored.
 func TestShipmentTimesQueries(t *testing.T) {
-	res, err := Shipment(context.Background(), ShipmentConfig{Dir: t.TempDir(), Events: 2000, Queries: 60})
+	dir := t.TempDir()
+	res, err := Shipment(context.Background(), ShipmentConfig{Dir: dir, Events: 2000, Queries: 60})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The node opened empty; a second run reuses it, opening its events.
+	again, err := Shipment(context.Background(), ShipmentConfig{Dir: dir, Events: 2000, Queries: 5, Warmup: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OpenEvents != 0 || again.OpenEvents != 2000 || !(res.OpenSeconds > 0 && again.OpenSeconds > 0) || again.LoadEventsPerS != 0 {
+		t.Fatalf("opened with %d then %d events stored (%.3f, %.3f s), the second loading at %.0f events/s; want 0 then 2000, no load",
+			res.OpenEvents, again.OpenEvents, res.OpenSeconds, again.OpenSeconds, again.LoadEventsPerS)
 	}
 	if res.Events != 2000 || res.Queries != 60 || res.Warmup != 500 || res.AvgTimeline < 30 || res.AvgTimeline > 50 {
 		t.Fatalf("%d events, %d queries after %d to warm up, %.1f events a timeline; want 2000, 60 after 500, and about 40",

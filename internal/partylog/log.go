@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -206,6 +207,7 @@ type group struct {
 // Open opens the log in db, recovering its state from what is durable, and
 // starts its write path. Close it before closing db.
 func Open(db *pebble.DB, cfg Config) (*Log, error) {
+	start := time.Now()
 	l, err := open(db, cfg)
 	if err != nil {
 		return nil, err
@@ -213,7 +215,7 @@ func Open(db *pebble.DB, cfg Config) (*Log, error) {
 	l.wg.Add(2)
 	go l.sequence()
 	go l.sync()
-	l.logger.Info("log open", "log_size", l.durable, "origin", l.origin)
+	l.logger.Info("log open", "log_size", l.durable, "origin", l.origin, "took", time.Since(start).Round(time.Millisecond))
 	return l, nil
 }
 
@@ -326,24 +328,103 @@ func (l *Log) recover() (linkd.HLC, error) {
 	return last, nil
 }
 
-// loadIDs fills the id filter from the store's id index.
+// loadIDs fills the id filter from the store's id index: at ten million
+// events most of opening a log. One goroutine a processor reads a range of
+// the index (idRanges) into the filter through a filler of its own, which
+// adds the ids in the order of the filter's blocks.
 func (l *Log) loadIDs(size int64) error {
-	l.ids = newIDFilter(int(size))
-	lower := l.idKey("")
-	upper := append([]byte(nil), lower...)
+	lower, upper := l.idBounds()
+	return l.fillIDs(size, idRanges(l.db, lower, upper, runtime.GOMAXPROCS(0)))
+}
+
+// idBounds returns the bounds of the log's id index.
+func (l *Log) idBounds() (lower, upper []byte) {
+	lower = l.idKey("")
+	upper = append([]byte(nil), lower...)
 	upper[len(upper)-1]++
-	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
-	if err != nil {
+	return lower, upper
+}
+
+// fillIDs makes a filter for size ids and fills it from the id index's
+// keys in ranges, which must cover the index, one goroutine a range.
+func (l *Log) fillIDs(size int64, ranges [][2][]byte) error {
+	l.ids = newIDFilter(int(size))
+	prefix := len(l.idKey(""))
+	counts := make([]int, len(ranges))
+	errs := make([]error, len(ranges))
+	var wg sync.WaitGroup
+	for i, r := range ranges {
+		wg.Go(func() { counts[i], errs[i] = l.loadIDRange(r[0], r[1], prefix) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("open log: load event ids: %w", err)
 	}
-	defer it.Close()
-	for ok := it.First(); ok; ok = it.Next() {
-		l.ids.AddBytes(it.Key()[len(lower):])
-	}
-	if err := it.Error(); err != nil {
-		return fmt.Errorf("open log: load event ids: %w", err)
+	for _, n := range counts {
+		l.ids.filled(n)
 	}
 	return nil
+}
+
+// loadIDRange adds the ids of the id index's keys in [lower, upper), each
+// after its prefix of prefix bytes, and returns how many it added.
+func (l *Log) loadIDRange(lower, upper []byte, prefix int) (int, error) {
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return 0, err
+	}
+	w := l.ids.filler()
+	for ok := it.First(); ok; ok = it.Next() {
+		w.AddBytes(it.Key()[prefix:])
+	}
+	return w.Done(), errors.Join(it.Error(), it.Close())
+}
+
+// idRanges splits [lower, upper) into at most n ranges, in order, that hold
+// about equal bytes of the store's tables, for n readers to read at once.
+// Keys still in a memtable fall wherever their keys do. On a store too
+// small to split, or one that cannot list its tables, it is one range.
+func idRanges(db *pebble.DB, lower, upper []byte, n int) [][2][]byte {
+	whole := [][2][]byte{{lower, upper}}
+	if n < 2 {
+		return whole
+	}
+	levels, err := db.SSTables(pebble.WithKeyRangeFilter(lower, upper))
+	if err != nil {
+		return whole
+	}
+	type table struct {
+		start []byte
+		size  uint64
+	}
+	var tables []table
+	var total uint64
+	for _, level := range levels {
+		for _, t := range level {
+			start := lower
+			if bytes.Compare(t.Smallest.UserKey, lower) > 0 {
+				start = slices.Clone(t.Smallest.UserKey)
+			}
+			tables = append(tables, table{start, t.Size})
+			total += t.Size
+		}
+	}
+	slices.SortFunc(tables, func(a, b table) int { return bytes.Compare(a.start, b.start) })
+	ranges := make([][2][]byte, 0, n)
+	from, sum := lower, uint64(0)
+	for _, t := range tables {
+		if len(ranges) == n-1 {
+			break
+		}
+		// A range ends where the table starts that takes the bytes before
+		// it to the next share of the total.
+		if sum >= total/uint64(n)*uint64(len(ranges)+1) && bytes.Compare(t.start, from) > 0 {
+			ranges = append(ranges, [2][]byte{from, t.start})
+			from = t.start
+		}
+		sum += t.size
+	}
+	return append(ranges, [2][]byte{from, upper})
 }
 
 // Close stops the write path after the appends already taken are durable and
