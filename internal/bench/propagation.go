@@ -516,6 +516,13 @@ func CatchUp(ctx context.Context, cfg CatchUpConfig, progress io.Writer) (CatchU
 			fmt.Fprintf(progress, "  recorded %d of %d while the peer is down\n", done, cfg.Events)
 		}
 	}
+	// An outage that long, at a lane's rate, lasts minutes, in which the
+	// origin compacts as it goes; the recording above took seconds and left
+	// its compactions owed, which would share the processors with the
+	// catch-up.
+	if err := settle(ctx, origin.n.Store(), progress); err != nil {
+		return CatchUpResult{}, err
+	}
 	size := origin.n.Log().Size()
 	restart := time.Now()
 	if err := peer.start(); err != nil {

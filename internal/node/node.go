@@ -210,6 +210,10 @@ func (n *Node) Addr() string { return n.ln.Addr().String() }
 // Log is the node's party log.
 func (n *Node) Log() *partylog.Log { return n.log }
 
+// Store is the node's Pebble store. Benchmarks read its metrics, to wait
+// out the compactions a load left owed before they time what follows.
+func (n *Node) Store() *pebble.DB { return n.db }
+
 // Tokens is the node's token store.
 func (n *Node) Tokens() *access.Store { return n.tokens }
 
