@@ -47,8 +47,10 @@ The cpu column is the user and system time of the whole run, setup included,
 of every process taking part.
 
 Then, unless --catchup 0, a second run takes one peer down, records
---catchup events at the origin and restarts the peer: the rate at which it
-verifies and stores them is the catch-up rate.`,
+--catchup events at the origin, waits until the origin's store has finished
+the compactions that recording left (an outage that long, at a lane's rate,
+lasts minutes, in which the origin compacts as it goes) and restarts the
+peer: the rate at which it verifies and stores them is the catch-up rate.`,
 		Example: `  linkd bench propagation
   linkd bench propagation --nodes 3,7 --rate 5000 --duration 60s --catchup 1000000
   linkd bench propagation --nodes 7 --procs --catchup 0`,
