@@ -90,6 +90,15 @@ func Open(dir string, o Options) (*pebble.DB, error) {
 	for i := 1; i < len(opts.Levels); i++ {
 		opts.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.SnappyCompression }
 	}
+	// The base level holds up to 256 MiB (RocksDB's default; Pebble's is
+	// 64 MiB). The id and query index entries land all over their key
+	// ranges, so each compaction from L0 rewrites the base level's share of
+	// them, and each from the base level ten times its bytes of the next:
+	// a larger base level leaves fewer of those levels below it. A million
+	// events appended in batches of 100 took 8% less CPU, wrote 7-12% fewer
+	// bytes, and left a quarter less compaction owed (bench ingest
+	// --scenarios 100x1 --events 1000000, builds alternating).
+	opts.LBaseMaxBytes = 256 << 20
 	opts.EnsureDefaults()
 	if err := removeTableFiles(fs, dir); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
