@@ -329,13 +329,19 @@ func (l *Log) recover() (linkd.HLC, error) {
 }
 
 // loadIDs fills the id filter from the store's id index: at ten million
-// events most of opening a log. One goroutine a processor reads a range of
-// the index (idRanges) into the filter through a filler of its own, which
-// adds the ids in the order of the filter's blocks.
+// events most of opening a log. One goroutine a processor, at most
+// maxIDReaders, reads a range of the index (idRanges) into the filter
+// through a filler of its own, which adds the ids in the order of the
+// filter's blocks.
 func (l *Log) loadIDs(size int64) error {
 	lower, upper := l.idBounds()
-	return l.fillIDs(size, idRanges(l.db, lower, upper, runtime.GOMAXPROCS(0)))
+	return l.fillIDs(size, idRanges(l.db, lower, upper, min(runtime.GOMAXPROCS(0), maxIDReaders)))
 }
+
+// maxIDReaders bounds the goroutines that read the id index at open: each
+// holds 4 MiB of hashes, and a machine with many processors gains little
+// from more than a few once the reading takes well under a second.
+const maxIDReaders = 4
 
 // idBounds returns the bounds of the log's id index.
 func (l *Log) idBounds() (lower, upper []byte) {
